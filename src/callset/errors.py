@@ -1,0 +1,25 @@
+"""One exception family for the project, so scripts exit non-zero with one clear message."""
+
+
+class CallsetError(Exception):
+    """Base class: a problem the operator must fix (bad input, bad config, refused action)."""
+
+
+class ManifestError(CallsetError):
+    """A batch's manifest.tsv is malformed (names file, row and column)."""
+
+
+class IntakeError(CallsetError):
+    """A batch cannot be taken in at all (as opposed to one rejected sample)."""
+
+
+class ConfigError(CallsetError):
+    """The workflow configuration is inconsistent in a way a schema cannot express."""
+
+
+class JavaError(CallsetError):
+    """No Java runtime that Hail can use was found."""
+
+
+class ReleaseError(CallsetError):
+    """A release cannot be written or verified."""
