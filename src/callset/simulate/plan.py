@@ -68,7 +68,9 @@ class AnomalyCounts:
     def from_rate(cls, n_samples: int, rate: float, *, x0: int = 0, xxy: int = 0) -> AnomalyCounts:
         """``rate`` × N of each common anomaly, at least one each when ``rate > 0``."""
         k = max(1, round(rate * n_samples)) if rate > 0 else 0
-        return cls(duplicates=k, parent_child=k, contaminated=k, low_coverage=k, sex_mismatch=k, x0=x0, xxy=xxy)
+        return cls(
+            duplicates=k, parent_child=k, contaminated=k, low_coverage=k, sex_mismatch=k, x0=x0, xxy=xxy
+        )
 
 
 @dataclass
@@ -184,15 +186,14 @@ def plan_cohort(
         ordered.insert(insert_at, (pid, pid))
     samples: list[Sample] = []
     sid_of_person: dict[str, str] = {}
-    for i, (pid, dup) in enumerate(ordered):
+    for i, (pid, _dup) in enumerate(ordered):
         sid = f"{sample_prefix}{i + 1:04d}"
         batch = f"batch_{min(i // per_batch, n_batches - 1) + 1:03d}"
         cov = float(np.clip(rng.normal(coverage_mean, coverage_sd), coverage_mean * 0.7, coverage_mean * 1.5))
         kt = people[pid].karyotype
         rep = "male" if "Y" in kt else "female"
         s = Sample(sid, batch, pid, i, round(cov, 2), rep)
-        if dup is None:
-            sid_of_person[pid] = sid
+        sid_of_person.setdefault(pid, sid)  # first submission keeps the identity; later ones duplicate it
         samples.append(s)
     for s in samples:
         if s.sample_id != sid_of_person[s.person_id]:

@@ -1,0 +1,361 @@
+"""Orchestration: plan → genetics → genomes → per-sample gVCFs (+CRAMs) → manifests, truth, panel, config.
+
+Output layout (``DIR`` = ``out``)::
+
+    DIR/config.yaml                         runs the pipeline as is (absolute paths)
+    DIR/truth.tsv                           one row per submitted sample (see README.md)
+    DIR/inbox/batch_001/manifest.tsv        the genome-centre manifest
+    DIR/inbox/batch_001/S0001.g.vcf.gz(.tbi)
+    DIR/inbox/batch_001/S0001.cram(.crai)   only for --cram-samples
+    DIR/panel/panel.vcf.bgz(.tbi)           labelled ancestry reference panel (true genotypes)
+    DIR/panel/labels.tsv                    sample_id <TAB> ancestry
+    DIR/reference/sim.fa.gz(.fai,.gzi)      simulated reference (GRCh38 contig lengths, N outside windows)
+    DIR/reference/windows.bed               the simulated windows (0-based, half-open)
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pysam
+import yaml
+
+from callset.simulate.cram import write_cram
+from callset.simulate.fasta import contig_sequences, write_fasta
+from callset.simulate.genetics import (
+    ANCESTRIES,
+    DEFAULT_MUTATION_RATE,
+    DEFAULT_RECOMBINATION_RATE,
+    WindowGenetics,
+    simulate_window,
+)
+from callset.simulate.genomes import Genome, build_genomes
+from callset.simulate.gvcf import ReadModel, band_edges, gvcf_header, md5sum, write_gvcf
+from callset.simulate.plan import AnomalyCounts, CohortPlan, Sample, plan_cohort
+from callset.simulate.regions import Window, default_windows, grch38_lengths
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = (
+    "sample_id", "gvcf", "gvcf_md5", "cram", "cram_md5", "reported_sex", "mean_coverage",
+    "genome_coverage_20x", "contamination", "aligned_q30_bases", "array_concordance", "resubmission",
+)
+TRUTH_COLUMNS = (
+    "sample_id", "ancestry", "karyotype", "reported_sex", "contamination", "mean_coverage",
+    "duplicate_of", "relatives",
+    # extras
+    "batch_id", "true_individual", "contaminant", "low_coverage", "sex_mismatch", "measured_coverage",
+    "gvcf", "cram",
+)
+#: Haploid-equivalent genome size used to extrapolate ``aligned_q30_bases`` from the simulated depth.
+GENOME_SIZE = 3.1e9
+
+
+@dataclass
+class SimulationOptions:
+    """Everything that shapes a simulated cohort (all keyword tunables of the CLI)."""
+
+    samples: int
+    seed: int = 1
+    batches: int = 1
+    region_size: int = 1_000_000
+    autosome_contig: str = "chr20"
+    autosome_start: int = 10_000_001
+    chrx_size: int | None = None
+    par_size: int | None = None
+    chry_size: int | None = None
+    anomaly_rate: float = 0.02
+    duplicates: int | None = None
+    parent_child: int | None = None
+    contaminated: int | None = None
+    low_coverage: int | None = None
+    sex_mismatch: int | None = None
+    x0: int = 0
+    xxy: int = 0
+    unknown_sex: int = 0
+    contamination_fractions: tuple[float, ...] = (0.05, 0.10, 0.20)
+    coverage: float = 32.0
+    coverage_sd: float = 3.0
+    low_coverage_range: tuple[float, float] = (6.0, 12.0)
+    ancestry_proportions: dict[str, float] = field(
+        default_factory=lambda: {"AFR": 0.4, "EUR": 0.35, "EAS": 0.25}
+    )
+    panel_per_ancestry: int = 30
+    cram_samples: int = 0
+    cram_region_size: int = 20_000
+    gq_bands: str = "gatk"
+    error_rate: float = 0.002
+    mutation_rate: float = DEFAULT_MUTATION_RATE
+    recombination_rate: float = DEFAULT_RECOMBINATION_RATE
+    jobs: int = 0
+    release: str = "v1"
+
+    def anomaly_counts(self) -> AnomalyCounts:
+        base = AnomalyCounts.from_rate(self.samples, self.anomaly_rate, x0=self.x0, xxy=self.xxy)
+        for name in ("duplicates", "parent_child", "contaminated", "low_coverage", "sex_mismatch"):
+            v = getattr(self, name)
+            if v is not None:
+                setattr(base, name, v)
+        return base
+
+
+@dataclass
+class SimulationResult:
+    """Paths of what was written and summary numbers."""
+
+    out: Path
+    config: Path
+    truth: Path
+    manifests: list[Path]
+    panel: Path
+    fasta: Path
+    n_records: int
+    n_variants: int
+    bytes_written: int
+
+
+# --- worker state (inherited by forked workers) ------------------------------------------------
+_STATE: dict[str, Any] = {}
+
+
+def _sample_task(i: int) -> dict[str, Any]:
+    st = _STATE
+    opts: SimulationOptions = st["opts"]
+    plan: CohortPlan = st["plan"]
+    genomes: dict[str, Genome] = st["genomes"]
+    genetics: list[WindowGenetics] = st["genetics"]
+    s = plan.samples[i]
+    by_id = st["by_id"]
+    genome = genomes[s.person_id]
+    cont = genomes[by_id[s.contaminant].person_id] if s.contaminant else None
+    batch_dir: Path = st["inbox"] / s.batch_id
+    model = ReadModel(error_rate=opts.error_rate)
+    rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6FCF, i]))
+    gv = write_gvcf(
+        batch_dir / f"{s.sample_id}.g.vcf.gz", s.sample_id, st["header"], genetics, genome, cont,
+        s.contamination, s.coverage, rng, model=model, edges=st["edges"],
+    )
+    out = {
+        "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
+        "mean_coverage": gv.mean_coverage, "coverage_20x": gv.coverage_20x, "cram": "", "cram_md5": "",
+        "bytes": gv.path.stat().st_size,
+    }
+    if s.write_cram:
+        crng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0xC7A, i]))
+        cram = write_cram(
+            batch_dir / f"{s.sample_id}.cram", s.sample_id, genetics, genome, cont, s.contamination,
+            s.coverage, crng, fasta=st["fasta"], contig_lengths=st["lengths"], contig_md5=st["md5s"],
+            size=opts.cram_region_size, model=model,
+        )
+        out["cram"] = cram.name
+        out["cram_md5"] = md5sum(cram)
+        out["bytes"] += cram.stat().st_size
+    return out
+
+
+def _run_samples(n: int, jobs: int) -> list[dict[str, Any]]:
+    if jobs <= 1 or n <= 1:
+        return [_sample_task(i) for i in range(n)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes=min(jobs, n)) as pool:
+        return list(pool.imap(_sample_task, range(n), chunksize=1))
+
+
+def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResult:
+    """Simulate a cohort into ``out`` (created; existing simulator files are overwritten)."""
+    out = Path(out).resolve()
+    inbox = out / "inbox"
+    lengths = grch38_lengths()
+    plan = plan_cohort(
+        opts.samples, seed=opts.seed, n_batches=opts.batches, anomalies=opts.anomaly_counts(),
+        ancestry_proportions=opts.ancestry_proportions, panel_per_ancestry=opts.panel_per_ancestry,
+        coverage_mean=opts.coverage, coverage_sd=opts.coverage_sd,
+        low_coverage_range=opts.low_coverage_range, contamination_fractions=opts.contamination_fractions,
+        cram_samples=opts.cram_samples, unknown_sex=opts.unknown_sex,
+    )
+    windows = default_windows(
+        region_size=opts.region_size, autosome_contig=opts.autosome_contig,
+        autosome_start=opts.autosome_start, chrx_size=opts.chrx_size, par_size=opts.par_size,
+        chry_size=opts.chry_size,
+    )
+    log.info("simulating %d samples (%d people) in %d batch(es) on %s", len(plan.samples),
+             sum(p.submitted for p in plan.people.values()), len(plan.batches),
+             ", ".join(w.interval for w in windows))
+    genetics = [
+        simulate_window(w, plan.pool_sizes, seed=opts.seed, mutation_rate=opts.mutation_rate,
+                        recombination_rate=opts.recombination_rate)
+        for w in windows
+    ]
+    genomes = build_genomes(plan, genetics, seed=opts.seed)
+
+    ref_dir = out / "reference"
+    ref_dir.mkdir(parents=True, exist_ok=True)
+    fasta = ref_dir / "sim.fa.gz"
+    md5s = write_fasta(fasta, contig_sequences(genetics, lengths))
+    _write_bed(ref_dir / "windows.bed", windows)
+    for b in plan.batches:
+        (inbox / b).mkdir(parents=True, exist_ok=True)
+
+    jobs = opts.jobs or min(2, os.cpu_count() or 1)
+    _STATE.clear()
+    _STATE.update(
+        opts=opts, plan=plan, genomes=genomes, genetics=genetics, inbox=inbox, fasta=fasta, md5s=md5s,
+        lengths=lengths, header=gvcf_header(lengths, bands=opts.gq_bands, note=f"seed={opts.seed}"),
+        edges=band_edges(opts.gq_bands), by_id={s.sample_id: s for s in plan.samples},
+    )
+    try:
+        results = _run_samples(len(plan.samples), jobs)
+    finally:
+        _STATE.clear()
+
+    manifests = _write_manifests(inbox, plan, results, seed=opts.seed)
+    truth = _write_truth(out / "truth.tsv", plan, results)
+    panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
+    config = _write_config(out, opts, windows, panel, truth, fasta)
+    n_rec = sum(r["n_records"] for r in results)
+    return SimulationResult(
+        out=out, config=config, truth=truth, manifests=manifests, panel=panel, fasta=fasta,
+        n_records=n_rec, n_variants=sum(r["n_variants"] for r in results),
+        bytes_written=sum(r["bytes"] for r in results),
+    )
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _write_manifests(
+    inbox: Path, plan: CohortPlan, results: list[dict[str, Any]], *, seed: int
+) -> list[Path]:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x3E7]))
+    rows: dict[str, list[str]] = {b: [] for b in plan.batches}
+    for s, r in zip(plan.samples, results, strict=True):
+        reported_contam = max(0.0, s.contamination + rng.normal(0, 0.0015 + 0.05 * s.contamination))
+        q30 = r["mean_coverage"] * GENOME_SIZE * s.q30_fraction
+        cells = {
+            "sample_id": s.sample_id, "gvcf": r["gvcf"], "gvcf_md5": r["gvcf_md5"], "cram": r["cram"],
+            "cram_md5": r["cram_md5"], "reported_sex": s.reported_sex,
+            "mean_coverage": _fmt(r["mean_coverage"], 2), "genome_coverage_20x": _fmt(r["coverage_20x"]),
+            "contamination": _fmt(reported_contam), "aligned_q30_bases": f"{q30:.4g}",
+            "array_concordance": "" if s.array_concordance is None else _fmt(s.array_concordance),
+            "resubmission": "",
+        }
+        rows[s.batch_id].append("\t".join(cells[c] for c in MANIFEST_COLUMNS))
+    paths = []
+    for b, lines in rows.items():
+        p = inbox / b / "manifest.tsv"
+        p.write_text("\t".join(MANIFEST_COLUMNS) + "\n" + "\n".join(lines) + "\n")
+        paths.append(p)
+    return paths
+
+
+def _write_truth(path: Path, plan: CohortPlan, results: list[dict[str, Any]]) -> Path:
+    lines = ["\t".join(TRUTH_COLUMNS)]
+    for s, r in zip(plan.samples, results, strict=True):
+        person = plan.people[s.person_id]
+        cells = {
+            "sample_id": s.sample_id, "ancestry": person.ancestry, "karyotype": person.karyotype,
+            "reported_sex": s.reported_sex,
+            "contamination": _fmt(s.contamination) if s.contamination else "0",
+            "mean_coverage": _fmt(s.coverage, 2), "duplicate_of": s.duplicate_of or "",
+            "relatives": ";".join(f"{o}:{d}" for o, d in s.relatives), "batch_id": s.batch_id,
+            "true_individual": s.person_id, "contaminant": s.contaminant or "",
+            "low_coverage": "yes" if s.low_coverage else "", "sex_mismatch": "yes" if s.sex_mismatch else "",
+            "measured_coverage": _fmt(r["mean_coverage"], 2),
+            "gvcf": f"inbox/{s.batch_id}/{r['gvcf']}",
+            "cram": f"inbox/{s.batch_id}/{r['cram']}" if r["cram"] else "",
+        }
+        lines.append("\t".join(cells[c] for c in TRUTH_COLUMNS))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _write_panel(
+    panel_dir: Path, plan: CohortPlan, genomes: dict[str, Genome], genetics: list[WindowGenetics],
+    lengths: dict[str, int],
+) -> Path:
+    """Multi-sample VCF of the panel's true autosomal genotypes (sites polymorphic in the panel)."""
+    panel_dir.mkdir(parents=True, exist_ok=True)
+    path = panel_dir / "panel.vcf.bgz"
+    ids = [p.person_id for p in plan.panel]
+    gt_str = np.array(["0/0", "0/1", "1/1"])
+    header = [
+        "##fileformat=VCFv4.2",
+        "##source=callset.simulate (ancestry reference panel: true genotypes, no sequencing noise)",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
+    ]
+    with pysam.BGZFile(str(path), "wb") as fh:
+        fh.write(("\n".join(header) + "\n").encode())
+        for g in genetics:
+            if g.window.kind != "autosome" or not ids:
+                continue
+            dos = np.stack([genomes[i][g.window.name][0] + genomes[i][g.window.name][1] for i in ids], axis=1)
+            ac = dos.sum(axis=1)
+            keep = np.flatnonzero((ac > 0) & (ac < 2 * len(ids)))
+            ref = g.ref[keep].tobytes().decode()
+            alt = g.alt[keep].tobytes().decode()
+            gts = gt_str[dos[keep]]
+            lines = [
+                f"{g.window.contig}\t{int(g.positions[k]) + g.window.start}\t.\t{ref[j]}\t{alt[j]}"
+                "\t.\tPASS\t.\tGT\t"
+                + "\t".join(gts[j].tolist())
+                for j, k in enumerate(keep.tolist())
+            ]
+            fh.write(("\n".join(lines) + "\n").encode())
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    labels = panel_dir / "labels.tsv"
+    labels.write_text(
+        "sample_id\tancestry\n" + "".join(f"{p.person_id}\t{p.ancestry}\n" for p in plan.panel)
+    )
+    return path
+
+
+def _write_bed(path: Path, windows: list[Window]) -> None:
+    path.write_text("".join(f"{w.contig}\t{w.start - 1}\t{w.end}\t{w.name}\n" for w in windows))
+
+
+def _write_config(
+    out: Path, opts: SimulationOptions, windows: list[Window], panel: Path, truth: Path, fasta: Path
+) -> Path:
+    cfg = {
+        "inbox": str(out / "inbox"),
+        "results": str(out / "results"),
+        "release": opts.release,
+        "reference_genome": "GRCh38",
+        "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
+        "simulation": {
+            "fasta": str(fasta),
+            "panel_labels": str(panel.parent / "labels.tsv"),
+            "intervals": [w.interval for w in windows],
+            "windows_bed": str(fasta.parent / "windows.bed"),
+            "seed": opts.seed,
+            "samples": opts.samples,
+            "options": _plain(asdict(opts)),
+        },
+    }
+    path = out / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
+    return path
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """YAML-safe copy of the options (tuples → lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def truth_ancestries() -> tuple[str, ...]:
+    """Ancestry labels used in truth.tsv and panel/labels.tsv."""
+    return ANCESTRIES
+
+
+def sample_by_id(plan: CohortPlan) -> dict[str, Sample]:
+    """Plan samples keyed by sample_id."""
+    return {s.sample_id: s for s in plan.samples}
