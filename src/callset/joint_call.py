@@ -100,18 +100,124 @@ def combine(
         output_path,
         len(intervals),
     )
-    combiner = hl.vds.new_combiner(
-        output_path=output_path,
-        temp_path=str(work / "tmp"),
-        save_path=str(work / "plan.json"),
-        gvcf_paths=list(gvcf_paths) or None,
-        vds_paths=vds_paths,
-        intervals=list(intervals) if gvcf_paths else None,
-        reference_genome=reference_genome,
-        gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
-        branch_factor=branch_factor,
-        target_records=target_records,
-        gvcf_batch_size=gvcf_batch_size,
-    )
+    def make(force: bool) -> hl.vds.combiner.VariantDatasetCombiner:
+        return hl.vds.new_combiner(
+            output_path=output_path,
+            temp_path=str(work / "tmp"),
+            save_path=str(work / "plan.json"),
+            gvcf_paths=list(gvcf_paths) or None,
+            vds_paths=vds_paths,
+            intervals=list(intervals) if gvcf_paths else None,
+            reference_genome=reference_genome,
+            gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
+            branch_factor=branch_factor,
+            target_records=target_records,
+            gvcf_batch_size=gvcf_batch_size,
+            force=force,
+        )
+
+    combiner = make(force=False)
+    if combiner.finished and not _finished(output_path):
+        # a plan that says "done" but no output: the output was removed after the plan was saved
+        log.warning("saved combiner plan is finished but %s is missing: starting again", output_path)
+        combiner = make(force=True)
     combiner.run()
     log.info("combiner finished: %s", output_path)
+
+
+def _finished(path: str) -> bool:
+    """A Hail VDS is complete when both component MatrixTables have their _SUCCESS marker."""
+    return all((Path(path) / part / "_SUCCESS").exists() for part in ("reference_data", "variant_data"))
+
+
+def combine_batch(
+    *,
+    accepted_tsv: str,
+    previous_step: str | None,
+    step_dir: str,
+    work_dir: str,
+    index: int,
+    reference_genome: str = "GRCh38",
+    import_interval_size: int = 1_000_000,
+    branch_factor: int = 100,
+    target_records: int = 24_000,
+    gvcf_batch_size: int = 50,
+) -> dict[str, object]:
+    """Write cohort step ``step_dir`` = previous cohort + this batch's accepted gVCFs.
+
+    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, VDS path).
+    A batch with no accepted sample adds nothing: its step points at the previous VDS. Resubmitted
+    samples (``resubmission=yes``) replace their earlier version: the previous cohort is filtered first.
+    """
+    import json
+    import shutil
+
+    from callset.errors import CallsetError
+    from callset.intake import read_accepted
+    from callset.reference import load_reference
+    from callset.workflow import COHORT_JSON, cohort_vds_path, read_cohort_step
+
+    step = Path(step_dir)
+    step.mkdir(parents=True, exist_ok=True)
+    rows = read_accepted(accepted_tsv)
+    batch = Path(accepted_tsv).parent.name
+    prev_vds = cohort_vds_path(previous_step) if previous_step else None
+    prev_info = read_cohort_step(previous_step) if previous_step else {}
+    prev_samples: list[str] = list(prev_info.get("samples", []))
+    new_ids = [r["sample_id"] for r in rows]
+    replaced = [s for s in new_ids if s in set(prev_samples)]
+    not_flagged = [r["sample_id"] for r in rows if r["sample_id"] in replaced and r.get("resubmission") != "yes"]
+    if not_flagged:
+        raise CallsetError(
+            f"{accepted_tsv}: samples already in the cohort without resubmission=yes: {not_flagged[:5]}"
+        )
+    info: dict[str, object] = {
+        "index": index,
+        "batch": batch,
+        "previous": Path(previous_step).name if previous_step else None,
+        "batches": [*prev_info.get("batches", []), batch],
+        "samples_added": new_ids,
+        "samples_replaced": replaced,
+        "samples": [s for s in prev_samples if s not in replaced] + new_ids,
+    }
+    if not rows:
+        log.warning("batch %s has no accepted samples: the cohort is unchanged", batch)
+        info["vds"] = str(Path(prev_vds).resolve()) if prev_vds else None
+    else:
+        if replaced and prev_vds:
+            filtered = str(Path(work_dir) / "previous_without_resubmitted.vds")
+            if not _finished(filtered):
+                log.info("removing %d resubmitted samples from the previous cohort first", len(replaced))
+                vds = hl.vds.read_vds(prev_vds)
+                hl.vds.filter_samples(vds, hl.literal(replaced), keep=False, remove_dead_alleles=True).write(
+                    filtered, overwrite=True
+                )
+            prev_vds = filtered
+        ref = load_reference(reference_genome)
+        extents = merge_extents(json.loads(r["extents"]) for r in rows)
+        bounds = import_interval_bounds(
+            {c: tuple(v) for c, v in extents.items()},  # type: ignore[misc]
+            interval_size=import_interval_size,
+            contig_lengths=ref.lengths,
+            contig_order=ref.contigs,
+        )
+        out = str(step / "vds")
+        if Path(out).exists():
+            shutil.rmtree(out)
+        combine(
+            gvcf_paths=[r["gvcf"] for r in rows],
+            previous_vds=prev_vds,
+            output_path=out,
+            work_dir=work_dir,
+            intervals=intervals_expr(bounds, reference_genome),
+            reference_genome=reference_genome,
+            branch_factor=branch_factor,
+            target_records=target_records,
+            gvcf_batch_size=gvcf_batch_size,
+        )
+        info["vds"] = "vds"
+        info["import_intervals"] = len(bounds)
+    (step / COHORT_JSON).write_text(json.dumps(info, indent=1) + "\n")
+    shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
+    log.info("cohort step %s: %d samples (%d added)", batch, len(info["samples"]), len(new_ids))  # type: ignore[arg-type]
+    return info

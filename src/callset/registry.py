@@ -285,3 +285,20 @@ class Registry:
                         "INSERT INTO events (at, sample_id, event, detail) VALUES (?, ?, 'withdrawn', '')", (ts, sid)
                     )
         return newly
+
+
+def export_research_ids(registry_path: str | Path, out_tsv: str | Path) -> int:
+    """Write ``sample_id  research_id  batch_id`` for every accepted participant (withdrawn ones too: the
+    map is the data center's own record) to ``out_tsv`` atomically; return the row count."""
+    reg = Registry(registry_path)
+    out = Path(out_tsv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    parts = reg.participants()
+    with tmp.open("w") as f:
+        f.write("sample_id\tresearch_id\tbatch_id\n")
+        for p in parts:
+            f.write(f"{p.sample_id}\t{p.research_id}\t{p.batch_id}\n")
+    tmp.replace(out)
+    log.info("wrote %d research IDs to %s", len(parts), out)
+    return len(parts)

@@ -1,0 +1,32 @@
+# callset: genome-center gVCF batches -> cohort VDS -> released, sharded joint callset.
+# Run: .venv/bin/snakemake --cores 2 --configfile <config.yaml>   (see README)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/intake.smk"
+include: "rules/joint_call.smk"
+include: "rules/release.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),
+
+
+onstart:
+    log_plan()
+
+
+onsuccess:
+    print_summary()
+
+
+onerror:
+    print(f"callset: run failed; per-rule logs are under {LOGS}/", file=sys.stderr)

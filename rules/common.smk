@@ -1,0 +1,78 @@
+import sys
+import re
+
+from snakemake.exceptions import WorkflowError
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from callset.errors import CallsetError
+from callset.workflow import batch_order, check_manifests, cohort_dir, discover_batches
+
+
+validate(config, schema="../config/schemas/config.schema.yaml")
+
+RESULTS = Path(config["results"])
+INBOX = Path(config["inbox"])
+LOGS = RESULTS / "logs"
+REGISTRY = config["registry"] or str(RESULTS / "registry.sqlite")
+SPARK_TMP = config["spark"]["tmp_dir"] or str(RESULTS / "tmp")
+RELEASE_DIR = RESULTS / "releases" / config["release"]
+
+try:
+    BATCHES = batch_order(discover_batches(INBOX), RESULTS)
+    # structural manifest problems stop the run here, before any job (and any Spark) starts
+    check_manifests(INBOX, BATCHES)
+except CallsetError as e:
+    raise WorkflowError(f"callset: {e}") from None
+
+if not BATCHES:
+    raise WorkflowError(f"callset: no batches in inbox {INBOX} (expected <inbox>/<batch_id>/manifest.tsv)")
+
+
+wildcard_constraints:
+    batch="|".join(map(re.escape, BATCHES)),
+
+
+def spark_params():
+    """Spark settings for Hail rules (turned into hl.init arguments by callset.hail_setup)."""
+    return dict(
+        master=config["spark"]["master"],
+        driver_memory=config["spark"]["driver_memory"],
+        tmp_dir=SPARK_TMP,
+        spark_conf=config["spark"]["conf"],
+        reference_genome=config["reference_genome"],
+    )
+
+
+def get_previous_cohort(wildcards):
+    """The cohort step before this batch (none for the first batch)."""
+    i = BATCHES.index(wildcards.batch)
+    return [] if i == 0 else str(cohort_dir(RESULTS, BATCHES[i - 1]))
+
+
+def get_final_cohort():
+    return str(cohort_dir(RESULTS, BATCHES[-1]))
+
+
+def get_final_output():
+    return [
+        *expand(RESULTS / "intake" / "{batch}" / "report.tsv", batch=BATCHES),
+        RESULTS / "private" / "research_ids.tsv",
+        RELEASE_DIR,
+    ]
+
+
+def log_plan():
+    print(
+        f"callset: {len(BATCHES)} batch(es) in {INBOX}: {', '.join(BATCHES)}; "
+        f"release {config['release']} -> {RELEASE_DIR}",
+        file=sys.stderr,
+    )
+
+
+def print_summary():
+    from callset.summary import release_summary
+
+    if (RELEASE_DIR / "manifest.json").exists():
+        print(release_summary(RELEASE_DIR), file=sys.stderr)

@@ -1,0 +1,22 @@
+"""Snakemake entry point: validate one batch, register decisions and research IDs, write its report."""
+
+from callset.intake import run_intake
+from callset.smk import run
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+
+
+def main() -> None:
+    result = run_intake(
+        sm.params.batch_dir,
+        out_dir=sm.params.out_dir,
+        registry_path=sm.params.registry,
+        reference_genome=sm.params.reference_genome,
+        contig_recoding=sm.params.contig_recoding,
+        thresholds=sm.params.thresholds,
+        require_metrics=sm.params.require_metrics,
+    )
+    print(result.summary())
+
+
+run(sm, main)

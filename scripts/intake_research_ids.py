@@ -1,0 +1,8 @@
+"""Snakemake entry point: export the private sample_id -> research_id map (never part of a release)."""
+
+from callset.registry import export_research_ids
+from callset.smk import run
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+
+run(sm, lambda: export_research_ids(sm.params.registry, sm.output.tsv))

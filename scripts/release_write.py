@@ -1,0 +1,24 @@
+"""Snakemake entry point: write release <name> from the cohort VDS (atomic, immutable)."""
+
+from callset.hail_setup import setup_hail
+from callset.release import write_release_from_cohort
+from callset.smk import run
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+
+
+def main() -> None:
+    setup_hail(cores=sm.threads, log_path=sm.log.hail, **sm.params.spark)
+    write_release_from_cohort(
+        cohort_step=sm.input.cohort,
+        research_ids_tsv=sm.input.research_ids,
+        withdrawals=sm.input.withdrawals or None,
+        registry_path=sm.params.registry,
+        release_dir=sm.output.release,
+        release=sm.params.release,
+        reference_genome=sm.params.spark["reference_genome"],
+        **sm.params.options,
+    )
+
+
+run(sm, main)
