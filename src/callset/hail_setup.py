@@ -47,11 +47,10 @@ def setup_hail(
     """
     import hail as hl
 
-    try:
-        hl.current_backend()
-        return  # already initialised (e.g. the pytest session)
-    except Exception:  # noqa: BLE001 - hail raises various errors when no backend exists
-        pass
+    from hail.utils.java import Env
+
+    if Env._hc is not None:  # already initialised (e.g. the pytest session); hl.current_backend() would
+        return  # start a default context instead of telling us
     ensure_java_home()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("HAIL_QUERY_BACKEND", "spark")
