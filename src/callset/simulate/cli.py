@@ -87,7 +87,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     a.add_argument("--duplicates", type=int, default=None, help="people submitted twice under two IDs")
     a.add_argument("--parent-child", type=int, default=None, help="parent–child pairs")
     a.add_argument("--contaminated", type=int, default=None, help="contaminated samples")
-    a.add_argument("--contamination-fractions", type=_fractions, default=(0.05, 0.10, 0.20),
+    a.add_argument("--contamination-fractions", type=_fractions, default=(0.02, 0.05, 0.10),
                    help="fractions assigned in turn to contaminated samples")
     a.add_argument("--low-coverage", type=int, default=None, help="low-coverage samples")
     a.add_argument("--low-coverage-range", type=_range, default=(6.0, 12.0), help="LOW,HIGH mean depth")
@@ -96,11 +96,17 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     a.add_argument("--xxy", type=int, default=0, help="individuals with karyotype XXY")
     a.add_argument("--unknown-sex", type=int, default=0, help="samples reported with sex 'unknown'")
     s = p.add_argument_group("sequencing")
-    s.add_argument("--coverage", type=float, default=32.0, help="mean depth of normal samples")
+    s.add_argument("--coverage", type=float, default=35.0, help="mean depth of normal samples")
     s.add_argument("--coverage-sd", type=float, default=3.0, help="sample-to-sample sd of depth")
     s.add_argument("--error-rate", type=float, default=0.002, help="per-base sequencing error rate")
     s.add_argument("--gq-bands", type=_bands, default="gatk",
                    help=f"reference-block GQ bands: {', '.join(sorted(BAND_PRESETS))} (default gatk)")
+    s.add_argument("--hemizygous", choices=("haploid", "diploid"), default="haploid",
+                   help="calling ploidy of single-copy chrX non-PAR/chrY: haploid (default; GT 0 or 1, "
+                   "like DRAGEN or HaplotypeCaller --sample-ploidy 1) or diploid (HaplotypeCaller's "
+                   "default ploidy 2: a hemizygous ALT is 1/1, read errors give occasional 0/1)")
+    s.add_argument("--no-truth-genotypes", dest="truth_genotypes", action="store_false",
+                   help="skip DIR/truth_genotypes.vcf.bgz")
     s.add_argument("--cram-samples", type=int, default=0, help="write CRAMs for the first K samples")
     s.add_argument("--cram-region-size", type=int, default=20_000, help="bp per window covered by CRAMs")
     p.add_argument("--release", default="v1", help="release name written to config.yaml")
@@ -130,6 +136,7 @@ def options_from_args(args: argparse.Namespace) -> SimulationOptions:
             "x0", "xxy", "unknown_sex", "contamination_fractions", "coverage", "coverage_sd",
             "low_coverage_range",
             "panel_per_ancestry", "cram_samples", "cram_region_size", "gq_bands", "error_rate", "jobs",
+            "hemizygous", "truth_genotypes",
             "release",
         )
     }

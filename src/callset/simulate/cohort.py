@@ -79,8 +79,8 @@ class SimulationOptions:
     x0: int = 0
     xxy: int = 0
     unknown_sex: int = 0
-    contamination_fractions: tuple[float, ...] = (0.05, 0.10, 0.20)
-    coverage: float = 32.0
+    contamination_fractions: tuple[float, ...] = (0.02, 0.05, 0.10)
+    coverage: float = 35.0
     coverage_sd: float = 3.0
     low_coverage_range: tuple[float, float] = (6.0, 12.0)
     ancestry_proportions: dict[str, float] = field(
@@ -90,6 +90,8 @@ class SimulationOptions:
     cram_samples: int = 0
     cram_region_size: int = 20_000
     gq_bands: str = "gatk"
+    hemizygous: str = "haploid"
+    truth_genotypes: bool = True
     error_rate: float = 0.002
     mutation_rate: float = DEFAULT_MUTATION_RATE
     recombination_rate: float = DEFAULT_RECOMBINATION_RATE
@@ -139,7 +141,7 @@ def _sample_task(i: int) -> dict[str, Any]:
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6FCF, i]))
     gv = write_gvcf(
         batch_dir / f"{s.sample_id}.g.vcf.gz", s.sample_id, st["header"], genetics, genome, cont,
-        s.contamination, s.coverage, rng, model=model, edges=st["edges"],
+        s.contamination, s.coverage, rng, model=model, edges=st["edges"], hemizygous=opts.hemizygous,
     )
     out = {
         "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
@@ -217,6 +219,8 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
     manifests = _write_manifests(inbox, plan, results, seed=opts.seed)
     truth = _write_truth(out / "truth.tsv", plan, results)
     panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
+    if opts.truth_genotypes:
+        _write_truth_genotypes(out / "truth_genotypes.vcf.bgz", plan, genomes, genetics, lengths)
     config = _write_config(out, opts, windows, panel, truth, fasta)
     n_rec = sum(r["n_records"] for r in results)
     return SimulationResult(
@@ -318,6 +322,57 @@ def _write_panel(
     return path
 
 
+def _write_truth_genotypes(
+    path: Path, plan: CohortPlan, genomes: dict[str, Genome], genetics: list[WindowGenetics],
+    lengths: dict[str, int],
+) -> Path:
+    """True genotypes of every submitted sample at every site any of them carries (all windows).
+
+    GT lists one allele per copy, phased by copy: ``0|1`` diploid, ``1`` hemizygous, ``0|1|1`` for three
+    copies (XXY PAR),
+    ``.`` where the sample has no copy (chrY of XX and X0).
+    """
+    ids = [s.sample_id for s in plan.samples]
+    header = [
+        "##fileformat=VCFv4.2",
+        "##source=callset.simulate (true genotypes of the submitted samples)",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
+    ]
+    with pysam.BGZFile(str(path), "wb") as fh:
+        fh.write(("\n".join(header) + "\n").encode())
+        for g in genetics:
+            name = g.window.name
+            cols: list[np.ndarray] = []
+            carried = np.zeros(g.n_sites, dtype=bool)
+            for s in plan.samples:
+                copies = genomes[s.person_id][name]
+                if copies:
+                    m = np.stack(copies, axis=1).astype(np.uint8) + ord("0")
+                    carried |= m.max(axis=1) > ord("0")
+                    sep = np.full((g.n_sites, len(copies)), ord("|"), dtype=np.uint8)
+                    inter = np.empty((g.n_sites, 2 * len(copies)), dtype=np.uint8)
+                    inter[:, 0::2] = m
+                    inter[:, 1::2] = sep
+                    txt = inter[:, :-1]
+                else:
+                    txt = np.full((g.n_sites, 1), ord("."), dtype=np.uint8)
+                cols.append(np.ascontiguousarray(txt).view(f"S{txt.shape[1]}").ravel())
+            keep = np.flatnonzero(carried)
+            ref = g.ref[keep].tobytes().decode()
+            alt = g.alt[keep].tobytes().decode()
+            lines = [
+                f"{g.window.contig}\t{int(g.positions[k]) + g.window.start}\t.\t{ref[j]}\t{alt[j]}"
+                "\t.\tPASS\t.\tGT\t" + "\t".join(c[k].decode() for c in cols)
+                for j, k in enumerate(keep.tolist())
+            ]
+            if lines:
+                fh.write(("\n".join(lines) + "\n").encode())
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    return path
+
+
 def _write_bed(path: Path, windows: list[Window]) -> None:
     path.write_text("".join(f"{w.contig}\t{w.start - 1}\t{w.end}\t{w.name}\n" for w in windows))
 
@@ -334,6 +389,7 @@ def _write_config(
         "simulation": {
             "fasta": str(fasta),
             "panel_labels": str(panel.parent / "labels.tsv"),
+            "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
             "intervals": [w.interval for w in windows],
             "windows_bed": str(fasta.parent / "windows.bed"),
             "seed": opts.seed,

@@ -29,8 +29,20 @@ __all__ = ["BAND_PRESETS", "band_edges", "gvcf_header", "write_gvcf", "ReadModel
 
 log = logging.getLogger(__name__)
 
-GENOTYPES = ((0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2))
-GT_STRINGS = ("0/0", "0/1", "1/1", "0/2", "1/2", "2/2")
+#: Genotypes over (REF, ALT, <NON_REF>) in VCF ``Number=G`` order, per ploidy.
+GENOTYPES: dict[int, tuple[tuple[int, ...], ...]] = {
+    2: ((0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2)),
+    1: ((0,), (1,), (2,)),
+}
+GT_STRINGS: dict[int, tuple[str, ...]] = {
+    p: tuple("/".join(map(str, g)) for g in gs) for p, gs in GENOTYPES.items()
+}
+#: Genotype prior (phred) used only to decide whether a site is discovered: heterozygosity 1e-3 as in
+#: HaplotypeCaller (het 30, hom-alt 33, anything with <NON_REF> never).
+DISCOVERY_PRIOR_PHRED: dict[int, np.ndarray] = {
+    2: np.array([0, 30, 33, 10**6, 10**6, 10**6]),
+    1: np.array([0, 30, 10**6]),
+}
 MQ60_SQ = 3600  # squared mapping quality of one MQ60 read
 
 
@@ -71,18 +83,21 @@ def simulate_depth(rng: np.random.Generator, length: int, mean: float, model: Re
     return (c[rl : rl + length] - c[:length]).astype(np.int32)
 
 
-def _read_probs(e: float) -> tuple[np.ndarray, np.ndarray]:
-    """log10 P(read shows REF | genotype) and P(read shows ALT | genotype) for the six genotypes."""
+def _read_probs(e: float, ploidy: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """log10 P(read shows REF | genotype) and P(read shows ALT | genotype) for each genotype."""
     p = np.full((2, 3), e / 3)
     p[0, 0] = p[1, 1] = 1 - e
-    q0 = np.array([0.5 * (p[0, i] + p[0, j]) for i, j in GENOTYPES])
-    q1 = np.array([0.5 * (p[1, i] + p[1, j]) for i, j in GENOTYPES])
+    q0 = np.array([np.mean([p[0, a] for a in g]) for g in GENOTYPES[ploidy]])
+    q1 = np.array([np.mean([p[1, a] for a in g]) for g in GENOTYPES[ploidy]])
     return np.log10(q0), np.log10(q1)
 
 
-def genotype_likelihoods(ref_reads: np.ndarray, alt_reads: np.ndarray, error_rate: float) -> np.ndarray:
-    """Normalised phred-scaled likelihoods (n, 6) for genotypes 0/0 0/1 1/1 0/2 1/2 2/2."""
-    l0, l1 = _read_probs(error_rate)
+def genotype_likelihoods(
+    ref_reads: np.ndarray, alt_reads: np.ndarray, error_rate: float, *, ploidy: int = 2
+) -> np.ndarray:
+    """Normalised phred-scaled likelihoods, shape (n, 6) for diploid (0/0 0/1 1/1 0/2 1/2 2/2) or
+    (n, 3) for haploid calls (0 1 2)."""
+    l0, l1 = _read_probs(error_rate, ploidy)
     raw = -10.0 * (ref_reads[:, None] * l0[None, :] + alt_reads[:, None] * l1[None, :])
     return np.rint(raw - raw.min(axis=1, keepdims=True)).astype(np.int64)
 
@@ -97,9 +112,11 @@ def alt_fraction(copies: list[np.ndarray], n_sites: int) -> np.ndarray:
 def simulate_window_calls(
     g: WindowGenetics, self_copies: list[np.ndarray], cont_copies: list[np.ndarray],
     contamination: float, coverage: float, rng: np.random.Generator, model: ReadModel,
-    edges: np.ndarray,
+    edges: np.ndarray, *, ploidy: int = 2,
 ) -> tuple[list[tuple[int, str]], np.ndarray, int]:
-    """Simulate one window for one sample; returns ``(pos, line)`` records, the depth track and #variants."""
+    """Simulate one window for one sample; returns ``(pos, line)`` records, the depth track and #variants.
+
+    ``ploidy`` is the calling ploidy (1 = hemizygous calls ``0``/``1``, 2 = diploid calls)."""
     w = g.window
     e = model.error_rate
     a = contamination if cont_copies else 0.0
@@ -118,21 +135,30 @@ def simulate_window_calls(
     p_obs = p_true * (1 - e) + (1 - p_true) * e / 3
     k = rng.binomial(dp, p_obs)
     r = dp - k
-    pl = genotype_likelihoods(r, k, e)
+    pl = genotype_likelihoods(r, k, e, ploidy=ploidy)
     gt = pl.argmin(axis=1)
     gq = np.minimum(99, np.partition(pl, 1, axis=1)[:, 1])
-    var = (gt == 1) | (gt == 2)
+    # discovery (HaplotypeCaller's active-region step): a site is called only when the genotype
+    # posterior under the heterozygosity prior favours a non-reference genotype; GT/GQ come from PL.
+    discovered = (pl + DISCOVERY_PRIOR_PHRED[ploidy][None, :]).argmin(axis=1) != 0
+    var = discovered & ((gt == 1) | (gt == 2) if ploidy == 2 else gt == 1)
+    hom_col = 2 if ploidy == 2 else 1
 
     # reference model at every position: all reads REF unless the position is a (hom-ref-called) site
-    l0, _ = _read_probs(e)
+    l0, _ = _read_probs(e, ploidy)
     per_read_het = -10 * (l0[1] - l0[0])
-    per_read_hom = -10 * (l0[2] - l0[0])
-    ph = np.rint(depth * per_read_het).astype(np.int64)
+    per_read_hom = -10 * (l0[hom_col] - l0[0])
     pm = np.rint(depth * per_read_hom).astype(np.int64)
     ref_sites = pos[~var]
-    ph[ref_sites] = pl[~var, 1]
-    pm[ref_sites] = pl[~var, 2]
-    gqpos = np.minimum(99, np.minimum(ph, pm))
+    # undiscovered sites join the reference model, with likelihoods relative to hom-ref (>= 0)
+    pm[ref_sites] = np.maximum(0, pl[~var, hom_col] - pl[~var, 0])
+    if ploidy == 2:
+        ph = np.rint(depth * per_read_het).astype(np.int64)
+        ph[ref_sites] = np.maximum(0, pl[~var, 1] - pl[~var, 0])
+        gqpos = np.minimum(99, np.minimum(ph, pm))
+    else:
+        ph = pm
+        gqpos = np.minimum(99, pm)
     band = np.searchsorted(edges, gqpos, side="right") - 1
     isvar = np.zeros(w.length, dtype=bool)
     isvar[pos[var]] = True
@@ -154,12 +180,17 @@ def simulate_window_calls(
     off = w.start
     refseq = g.refseq
     b_ref = refseq[b_start].tobytes().decode()
+    ref_gt = GT_STRINGS[ploidy][0]
+    b_pl = (
+        [f"0,{h},{o}" for h, o in zip(b_ph.tolist(), b_pm.tolist(), strict=True)]
+        if ploidy == 2 else [f"0,{o}" for o in b_pm.tolist()]
+    )
     records: list[tuple[int, str]] = [
         (s, f"{c}\t{s + off}\t.\t{rb}\t<NON_REF>\t.\t.\tEND={en + off}\tGT:DP:GQ:MIN_DP:PL\t"
-            f"0/0:{m}:{q}:{mn}:0,{h},{o}")
-        for s, en, rb, m, q, mn, h, o in zip(
-            b_start.tolist(), b_end.tolist(), b_ref, b_mean.tolist(), b_gq.tolist(), b_min.tolist(),
-            b_ph.tolist(), b_pm.tolist(), strict=True,
+            f"{ref_gt}:{m}:{q}:{mn}:{bp}")
+        for s, en, rb, m, q, mn, bp in zip(
+            b_start.tolist(), b_end.tolist(), b_ref, b_mean.tolist(), b_gq.tolist(), b_min.tolist(), b_pl,
+            strict=True,
         )
     ]
     vi = np.flatnonzero(var)
@@ -173,16 +204,17 @@ def simulate_window_calls(
             p = pl[i]
             q0 = int(p[0])
             rr, kk, d = int(vr[j]), int(vk[j]), int(dp[i])
-            hom = gt[i] == 2
+            hom = ploidy == 1 or gt[i] == 2
+            mleac = 1 if ploidy == 1 else (2 if hom else 1)
             info = (
                 f"AS_QUALapprox=|{q0}|0;AS_RAW_MQ={rr * MQ60_SQ}.00|{kk * MQ60_SQ}.00|0.00;"
                 f"AS_SB_TABLE={int(rf[j])},{rr - int(rf[j])}|{int(af[j])},{kk - int(af[j])}|0,0;"
                 f"AS_VarDP={rr}|{kk}|0;DP={d};ExcessHet=3.0103;"
-                f"MLEAC={2 if hom else 1},0;MLEAF={'1.00' if hom else '0.500'},0.00;"
+                f"MLEAC={mleac},0;MLEAF={'1.00' if hom else '0.500'},0.00;"
                 f"QUALapprox={q0};RAW_MQandDP={d * MQ60_SQ},{d};VarDP={d}"
             )
             fmt = (
-                f"{GT_STRINGS[gt[i]]}:{rr},{kk},0:{d}:{int(gq[i])}:{','.join(map(str, p.tolist()))}:"
+                f"{GT_STRINGS[ploidy][gt[i]]}:{rr},{kk},0:{d}:{int(gq[i])}:{','.join(map(str, p.tolist()))}:"
                 f"{int(rf[j])},{rr - int(rf[j])},{int(af[j])},{kk - int(af[j])}"
             )
             records.append((
@@ -197,9 +229,15 @@ def simulate_window_calls(
 def write_gvcf(
     path: Path, sample_id: str, header: str, genetics: list[WindowGenetics], genome: Genome,
     contaminant: Genome | None, contamination: float, coverage: float, rng: np.random.Generator,
-    *, model: ReadModel, edges: np.ndarray, autosome: str = "autosome",
+    *, model: ReadModel, edges: np.ndarray, autosome: str = "autosome", hemizygous: str = "haploid",
 ) -> GvcfResult:
-    """Simulate and write one bgzipped, tabix-indexed gVCF; return its md5 and coverage metrics."""
+    """Simulate and write one bgzipped, tabix-indexed gVCF; return its md5 and coverage metrics.
+
+    ``hemizygous="haploid"`` (default) calls single-copy chrX non-PAR / chrY windows with ploidy 1
+    (GT ``0``/``1``, as DRAGEN or HaplotypeCaller ``--sample-ploidy 1``); ``"diploid"`` calls everything
+    with ploidy 2 like HaplotypeCaller's default, so a hemizygous ALT shows as ``1/1`` at half depth and
+    read errors give occasional ``0/1``.
+    """
     path = Path(path)
     n_rec = n_var = 0
     window_depth: dict[str, float] = {}
@@ -210,8 +248,10 @@ def write_gvcf(
         for g in genetics:
             name = g.window.name
             cont = contaminant[name] if contaminant is not None else []
+            single = g.window.kind in ("x_nonpar", "y") and len(genome[name]) == 1
+            ploidy = 1 if (single and hemizygous == "haploid") else 2
             records, depth, nv = simulate_window_calls(
-                g, genome[name], cont, contamination, coverage, rng, model, edges
+                g, genome[name], cont, contamination, coverage, rng, model, edges, ploidy=ploidy
             )
             fh.write(("\n".join(line for _, line in records) + "\n").encode())
             n_rec += len(records)

@@ -95,10 +95,10 @@ def plan_cohort(
     anomalies: AnomalyCounts | None = None,
     ancestry_proportions: dict[str, float] | None = None,
     panel_per_ancestry: int = 30,
-    coverage_mean: float = 32.0,
+    coverage_mean: float = 35.0,
     coverage_sd: float = 3.0,
     low_coverage_range: tuple[float, float] = (6.0, 12.0),
-    contamination_fractions: tuple[float, ...] = (0.05, 0.10, 0.20),
+    contamination_fractions: tuple[float, ...] = (0.02, 0.05, 0.10),
     cram_samples: int = 0,
     unknown_sex: int = 0,
     sample_prefix: str = "S",
@@ -189,7 +189,7 @@ def plan_cohort(
     for i, (pid, _dup) in enumerate(ordered):
         sid = f"{sample_prefix}{i + 1:04d}"
         batch = f"batch_{min(i // per_batch, n_batches - 1) + 1:03d}"
-        cov = float(np.clip(rng.normal(coverage_mean, coverage_sd), coverage_mean * 0.7, coverage_mean * 1.5))
+        cov = float(np.clip(rng.normal(coverage_mean, coverage_sd), coverage_mean * 0.9, coverage_mean * 1.5))
         kt = people[pid].karyotype
         rep = "male" if "Y" in kt else "female"
         s = Sample(sid, batch, pid, i, round(cov, 2), rep)
