@@ -4,6 +4,7 @@ rule intake_batch:
     output:
         report=RESULTS / "intake" / "{batch}" / "report.tsv",
         accepted=RESULTS / "intake" / "{batch}" / "accepted.tsv",
+        details=RESULTS / "intake" / "{batch}" / "details.tsv",
     log:
         LOGS / "intake" / "{batch}.log",
     benchmark:
@@ -22,6 +23,7 @@ rule intake_batch:
         contig_recoding=config["contig_recoding"],
         thresholds=config["intake"]["thresholds"],
         require_metrics=config["intake"]["require_metrics"],
+        reference_fasta=config["intake"].get("reference_fasta"),
     script:
         "../scripts/intake_batch.py"
 

@@ -15,6 +15,7 @@ def main() -> None:
         contig_recoding=sm.params.contig_recoding,
         thresholds=sm.params.thresholds,
         require_metrics=sm.params.require_metrics,
+        reference_fasta=sm.params.reference_fasta,
     )
     print(result.summary())
 

@@ -1,5 +1,20 @@
 """Per-file checks used by intake. Each returns problems as strings that name the file, and the line or
-record where that applies. No Spark: htslib (through pysam/cyvcf2) reads everything.
+record where that applies. No Spark.
+
+gVCFs are checked in **one streaming pass** over the raw bytes (:func:`scan_gvcf`): the md5 is computed on
+the raw bytes as they are read, every BGZF block is decoded and CRC-checked (so "the whole file decodes"
+is proven, not assumed — htslib readers can stop silently on a damaged stream), and the decoded text is
+checked in large chunks with numpy. Lines that look like plain GATK records (reference blocks, simple
+variants) are validated entirely by array operations; any line that does not fit those shapes, or fails
+a vectorized check, goes through :func:`_check_record`, a line-by-line Python check that writes the reason.
+Per-record cyvcf2 iteration alone costs ~1.7x a full ``bcftools view`` decode, which is why records are
+not read through cyvcf2; the header is also parsed by htslib (pysam) as a cross-check.
+
+Plain-text and plain-gzip files get the same content checks (plus a reason for the wrong compression), so
+every problem in a file is reported, not just the first.
+
+CRAM/BAM files are checked with pysam/htslib (header, ``@SQ``, ``@RG SM``) plus a walk over the container
+(or BGZF block) structure that detects truncation and a missing EOF marker, like ``samtools quickcheck``.
 """
 
 from __future__ import annotations
@@ -8,16 +23,28 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from callset.reference import Reference
 
 log = logging.getLogger(__name__)
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+CRAM3_EOF = bytes.fromhex(
+    "0f000000ffffffff0fe0454f46000000000100 05bdd94f0001000606010001000100ee63014b".replace(" ", "")
+)
+CRAM21_EOF = bytes.fromhex("0b000000ffffffff0fe0454f460000000001000001000606010001000100")
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
+_RAW_CHUNK = 8 << 20  # raw bytes read at a time
+_TEXT_CHUNK = 32 << 20  # decoded text checked at a time (numpy arrays are a few times this)
+FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 
 def md5sum(path: str | Path, *, chunk: int = 1 << 22) -> str:
@@ -41,7 +68,7 @@ def check_present(path: Path, what: str) -> list[str]:
 
 
 def check_bgzf_eof(path: Path) -> list[str]:
-    """A bgzip/BAM/CRAM-3 style file ends with the BGZF EOF marker block (truncation check)."""
+    """A bgzip/BAM style file ends with the BGZF EOF marker block (quick truncation check)."""
     with open(path, "rb") as f:
         head = f.read(4)
         if head[:2] != b"\x1f\x8b":
@@ -54,16 +81,700 @@ def check_bgzf_eof(path: Path) -> list[str]:
     return []
 
 
+# ---------------------------------------------------------------------------------------------------
+# Raw decoding: md5 + BGZF structure + CRC, streamed
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Decoded:
+    md5: str = ""
+    compression: str = ""  # bgzf | gzip | plain
+    complete: bool = True  # the whole file decoded
+    problems: list[str] = field(default_factory=list)
+
+
+def _decode(path: Path, st: _Decoded) -> Iterator[bytes]:
+    """Yield the decoded text of ``path`` in pieces; fill ``st`` (md5, compression, problems)."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        first = f.read(_RAW_CHUNK)
+        h.update(first)
+
+        def more() -> bytes:
+            b = f.read(_RAW_CHUNK)
+            h.update(b)
+            return b
+
+        if first[:2] != b"\x1f\x8b":
+            st.compression = "plain"
+            st.problems.append(f"{path}: not bgzip-compressed (gVCFs must be bgzipped and tabix-indexed)")
+            buf = first
+            while buf:
+                yield buf
+                buf = more()
+        elif _is_bgzf_header(first, 0):
+            st.compression = "bgzf"
+            yield from _decode_bgzf(path, first, more, st)
+        else:
+            st.compression = "gzip"
+            st.problems.append(
+                f"{path}: gzip-compressed but not BGZF (cannot be tabix-indexed; recompress with bgzip)"
+            )
+            yield from _decode_gzip(path, first, more, st)
+        # make sure the md5 covers the whole file even if decoding stopped early
+        while more():
+            pass
+    st.md5 = h.hexdigest()
+
+
+def _is_bgzf_header(buf: bytes, off: int) -> bool:
+    if len(buf) < off + 18 or buf[off : off + 4] != b"\x1f\x8b\x08\x04":
+        return False
+    xlen = struct.unpack_from("<H", buf, off + 10)[0]
+    extra = buf[off + 12 : off + 12 + xlen]
+    i = 0
+    while i + 4 <= len(extra):
+        si, slen = extra[i : i + 2], struct.unpack_from("<H", extra, i + 2)[0]
+        if si == b"BC" and slen == 2:
+            return True
+        i += 4 + slen
+    return False
+
+
+def _decode_bgzf(path: Path, buf: bytes, more, st: _Decoded) -> Iterator[bytes]:  # noqa: ANN001
+    """Walk BGZF blocks: structure, CRC32 and ISIZE of each; EOF marker at the end."""
+    off = 0  # offset of buf[0] in the file
+    pos = 0  # position in buf
+    out: list[bytes] = []
+    out_len = 0
+    last_block_empty = False
+    decoding = True
+    while True:
+        if len(buf) - pos < 18:
+            nxt = more()
+            if nxt:
+                buf = buf[pos:] + nxt
+                off += pos
+                pos = 0
+                continue
+            if len(buf) - pos:
+                st.problems.append(
+                    f"{path}: truncated: {len(buf) - pos} stray bytes at the end (byte offset {off + pos}), "
+                    "not a complete BGZF block"
+                )
+                st.complete = False
+            break
+        if not _is_bgzf_header(buf, pos):
+            st.problems.append(f"{path}: corrupt: no valid BGZF block header at byte offset {off + pos}")
+            st.complete = False
+            break
+        xlen = struct.unpack_from("<H", buf, pos + 10)[0]
+        extra = buf[pos + 12 : pos + 12 + xlen]
+        i = extra.find(b"BC\x02\x00")
+        bsize = struct.unpack_from("<H", extra, i + 4)[0] + 1
+        while len(buf) - pos < bsize:
+            nxt = more()
+            if not nxt:
+                break
+            buf = buf[pos:] + nxt
+            off += pos
+            pos = 0
+        if len(buf) - pos < bsize:
+            st.problems.append(
+                f"{path}: truncated: the BGZF block at byte offset {off + pos} needs {bsize} bytes, "
+                f"only {len(buf) - pos} remain"
+            )
+            st.complete = False
+            break
+        crc, isize = struct.unpack_from("<II", buf, pos + bsize - 8)
+        if decoding:
+            try:
+                data = zlib.decompress(buf[pos + 12 + xlen : pos + bsize - 8], -15)
+                if zlib.crc32(data) != crc or len(data) != isize:
+                    raise zlib.error("CRC32/size mismatch")
+            except zlib.error as e:
+                st.problems.append(
+                    f"{path}: corrupt data: the BGZF block at byte offset {off + pos} does not decode ({e}); "
+                    "content after it not checked"
+                )
+                st.complete = False
+                decoding = False
+                data = b""
+            if data:
+                out.append(data)
+                out_len += len(data)
+                if out_len >= _TEXT_CHUNK:
+                    yield b"".join(out)
+                    out, out_len = [], 0
+        last_block_empty = isize == 0
+        pos += bsize
+    if out:
+        yield b"".join(out)
+    if st.complete and not last_block_empty:
+        st.problems.append(f"{path}: bgzip EOF block missing (file truncated?)")
+        st.complete = False
+
+
+def _decode_gzip(path: Path, buf: bytes, more, st: _Decoded) -> Iterator[bytes]:  # noqa: ANN001
+    d = zlib.decompressobj(31)
+    while buf:
+        try:
+            data = d.decompress(buf)
+        except zlib.error as e:
+            st.problems.append(f"{path}: corrupt gzip data ({e}); content after it not checked")
+            st.complete = False
+            return
+        if data:
+            yield data
+        if d.eof:
+            buf = d.unused_data
+            d = zlib.decompressobj(31)
+            if not buf:
+                buf = more()
+                if buf:
+                    continue
+                return
+            continue
+        buf = more()
+    if not d.eof:
+        st.problems.append(f"{path}: truncated gzip stream")
+        st.complete = False
+
+
+# ---------------------------------------------------------------------------------------------------
+# gVCF scan
+# ---------------------------------------------------------------------------------------------------
+
+
 @dataclass
 class GvcfScan:
     """What one streaming pass over a gVCF found."""
 
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    extents: dict[str, tuple[int, int]] = field(default_factory=dict)  # recoded contig -> (first POS, last END)
+    extents: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # recoded contig -> (first POS, last END)
     n_records: int = 0
     n_variant_records: int = 0
     needs_recoding: bool = False
+    md5: str = ""
+    compression: str = ""
+    complete: bool = False  # whole file decoded
+    contig_counts: dict[str, int] = field(default_factory=dict)  # contig as in the file -> records
+
+
+_LUT_BASE = np.zeros(256, bool)
+_LUT_BASE[np.frombuffer(b"ACGTNacgtn", np.uint8)] = True
+_LUT_ALT = _LUT_BASE.copy()
+_LUT_ALT[np.frombuffer(b",*", np.uint8)] = True
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_NON_REF = np.frombuffer(b"<NON_REF>", np.uint8)
+_STAR = np.frombuffer(b"<*>", np.uint8)
+
+
+def _gather(a: np.ndarray, begin: np.ndarray, width: int) -> np.ndarray:
+    """``a[begin[i] + k]`` for k < width (indices clipped to the array)."""
+    idx = begin[:, None] + np.arange(width)
+    np.clip(idx, 0, len(a) - 1, out=idx)
+    return a[idx]
+
+
+def _parse_uint(a: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal integers in ``a[begin:begin+length]``: ``(values, ok)``."""
+    n = len(begin)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    w = int(min(max(int(length.max()), 1), 18))
+    d = _gather(a, begin, w).astype(np.int16) - 48
+    k = np.arange(w)
+    valid = k < length[:, None]
+    okd = ((d >= 0) & (d <= 9)) | ~valid
+    ok = okd.all(1) & (length >= 1) & (length <= 18)
+    expo = np.where(valid, length[:, None] - 1 - k, 0)
+    vals = (np.where(valid & okd, d, 0).astype(np.int64) * _POW10[np.clip(expo, 0, 18)]).sum(1)
+    return vals, ok
+
+
+def _concat_spans(begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index array covering all spans back to back, and each span's start in it (lengths must be > 0)."""
+    seg = np.zeros(len(length), np.int64)
+    np.cumsum(length[:-1], out=seg[1:])
+    idx = np.repeat(begin - seg, length) + np.arange(int(length.sum()))
+    return idx, seg
+
+
+@dataclass
+class _Header:
+    columns: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    contigs: dict[str, int | None] = field(default_factory=dict)
+    n_lines: int = 0
+
+
+_CONTIG_RE = re.compile(r"^##contig=<(.*)>\s*$")
+
+
+def _parse_header(lines: list[str], path: Path) -> tuple[_Header, list[str]]:
+    h = _Header(n_lines=len(lines))
+    problems: list[str] = []
+    if not lines or not lines[0].startswith("##fileformat=VCF"):
+        problems.append(f"{path}: line 1: missing ##fileformat=VCF header line: not a VCF")
+    for line in lines:
+        m = _CONTIG_RE.match(line)
+        if m:
+            fields = dict(re.findall(r'([A-Za-z_]+)=("[^"]*"|[^,]*)', m.group(1)))
+            cid = fields.get("ID")
+            ln = fields.get("length")
+            if cid:
+                h.contigs[cid] = int(ln) if ln and ln.isdigit() else None
+    if not lines or not lines[-1].startswith("#CHROM"):
+        problems.append(f"{path}: no #CHROM header line before the first record")
+        return h, problems
+    h.columns = lines[-1].rstrip("\r\n").split("\t")
+    cols = h.columns
+    if [c.strip() for c in cols[:8]] != FIXED_COLUMNS or any(c != c.strip() for c in cols[:8]):
+        problems.append(
+            f"{path}: line {len(lines)}: #CHROM header columns {cols[:8]} are not the VCF fixed columns "
+            f"{FIXED_COLUMNS}"
+        )
+    if len(cols) > 8 and cols[8] != "FORMAT":
+        problems.append(f"{path}: line {len(lines)}: column 9 is {cols[8]!r}, expected 'FORMAT'")
+    h.samples = cols[9:]
+    return h, problems
+
+
+class _Scanner:
+    """Checks decoded gVCF text fed in pieces; results go into ``out``."""
+
+    def __init__(
+        self,
+        path: Path,
+        sample_id: str,
+        reference: Reference,
+        recode: Mapping[str, str],
+        out: GvcfScan,
+        max_problems: int,
+    ) -> None:
+        self.path = path
+        self.sample_id = sample_id
+        self.ref = reference
+        self.recode = recode
+        self.out = out
+        self.max_problems = max_problems
+        self.counts: dict[str, int] = {}
+        self.header_lines: list[str] = []
+        self.header: _Header | None = None
+        self.carry = b""
+        self.line_no = 0  # lines consumed so far (1-based numbering of the next is line_no + 1)
+        self.rec_no = 0
+        self.last_chrom: bytes | None = None
+        self.last_pos = 0
+        self.done_contigs: set[bytes] = set()
+        self.contig_ok: dict[bytes, bool] = {}
+        self.has_ref_block = False
+        self.ncols = 10
+
+    # -- problems ---------------------------------------------------------------------------------
+    def problem(self, kind: str, msg: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] <= self.max_problems:
+            self.out.problems.append(msg)
+
+    def where(self, line_no: int, chrom: str | None = None, pos: int | None = None) -> str:
+        loc = f" ({chrom}:{pos})" if chrom is not None and pos is not None else ""
+        return f"{self.path}: line {line_no} (record {line_no - (self.header.n_lines if self.header else 0)}){loc}"
+
+    # -- feeding ----------------------------------------------------------------------------------
+    def feed(self, text: bytes) -> None:
+        if self.carry:
+            text = self.carry + text
+            self.carry = b""
+        if self.header is None:
+            text = self._header_part(text)
+            if self.header is None or not text:
+                return
+        cut = text.rfind(b"\n")
+        if cut < 0:
+            self.carry = text
+            return
+        self.carry = text[cut + 1 :]
+        self._records(text[: cut + 1])
+
+    def finish(self) -> None:
+        if self.header is None:
+            rest = self.carry
+            self.carry = b""
+            if rest:
+                self._header_part(rest + (b"" if rest.endswith(b"\n") else b"\n"))
+            if self.header is None:
+                self._set_header()
+        if self.carry:
+            self._records(self.carry + b"\n")
+            self.carry = b""
+
+    def _header_part(self, text: bytes) -> bytes:
+        pos = 0
+        while pos < len(text):
+            if text[pos : pos + 1] != b"#":
+                self._set_header()
+                return text[pos:]
+            nl = text.find(b"\n", pos)
+            if nl < 0:
+                self.carry = text[pos:]
+                return b""
+            self.header_lines.append(text[pos:nl].decode("utf-8", "replace"))
+            pos = nl + 1
+        return b""
+
+    def _set_header(self) -> None:
+        h, problems = _parse_header(self.header_lines, self.path)
+        self.header = h
+        self.line_no = h.n_lines
+        self.out.problems.extend(problems)
+        self.ncols = len(h.columns) if h.columns else 10
+        if len(h.samples) != 1:
+            self.out.problems.append(
+                f"{self.path}: header has {len(h.samples)} sample columns {h.samples[:5]}, expected exactly 1"
+            )
+        elif h.samples[0] != self.sample_id:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", h.samples[0]):
+                self.out.problems.append(
+                    f"{self.path}: line {h.n_lines}: header sample name {h.samples[0]!r} is not a valid sample ID"
+                )
+            self.out.problems.append(
+                f"{self.path}: header sample name {h.samples[0]!r} does not match manifest sample_id "
+                f"{self.sample_id!r}"
+            )
+        wrong_len, unknown = [], []
+        for name, ln in h.contigs.items():
+            target = self.recode.get(name, name)
+            ref_len = self.ref.lengths.get(target)
+            if ref_len is None:
+                unknown.append(name)
+            elif ln is not None and ln != ref_len:
+                wrong_len.append(f"{name} ({ln} vs {self.ref.name} {ref_len})")
+        if wrong_len:
+            self.out.problems.append(
+                f"{self.path}: {len(wrong_len)} header contig lengths differ from {self.ref.name}, e.g. "
+                f"{', '.join(wrong_len[:3])} (wrong reference build?)"
+            )
+        if unknown:
+            msg = (
+                f"{self.path}: {len(unknown)} of {len(h.contigs)} header contigs are not in {self.ref.name} "
+                f"(after contig_recoding), e.g. {unknown[:3]}"
+            )
+            if len(unknown) * 2 > len(h.contigs):
+                self.out.problems.append(msg + " (wrong reference build or contig naming?)")
+            else:
+                self.out.notes.append(msg)
+
+    # -- records ----------------------------------------------------------------------------------
+    def _records(self, buf: bytes) -> None:
+        """Check complete lines in ``buf`` (ends with a newline)."""
+        a = np.frombuffer(buf, np.uint8)
+        nl = np.flatnonzero(a == 10)
+        n = len(nl)
+        if n == 0:
+            return
+        starts = np.empty(n, np.int64)
+        starts[0] = 0
+        starts[1:] = nl[:-1] + 1
+        tabs = np.flatnonzero(a == 9)
+        end_tab = np.searchsorted(tabs, nl)
+        ntabs = np.diff(end_tab, prepend=0)
+        need = self.ncols - 1
+        first_line = self.line_no + 1
+        self.line_no += n
+        self.rec_no += n
+        # CHROM of every line: up to the first tab (or the whole line)
+        first_tab_i = end_tab - ntabs
+        first_tab = np.where(
+            ntabs > 0, tabs[np.clip(first_tab_i, 0, max(len(tabs) - 1, 0))] if len(tabs) else nl, nl
+        )
+        clen = first_tab - starts
+        # per-line flags: True = needs the detailed Python check
+        flag = ntabs != need
+        if need != 9:
+            flag[:] = True
+        good = np.flatnonzero(~flag)
+        pos = np.zeros(n, np.int64)
+        end = np.zeros(n, np.int64)
+        is_block = np.zeros(n, bool)
+        if len(good):
+            t = tabs[end_tab[good][:, None] - 9 + np.arange(9)]
+            e = nl[good]
+            bad = np.zeros(len(good), bool)
+            # POS
+            p, ok = _parse_uint(a, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
+            bad |= ~ok | (p < 1)
+            # REF
+            rlen = t[:, 3] - t[:, 2] - 1
+            bad |= rlen < 1
+            r1 = rlen == 1
+            bad[r1] |= ~_LUT_BASE[a[t[r1, 2] + 1]]
+            multi = np.flatnonzero(rlen > 1)
+            if len(multi):
+                idx, seg = _concat_spans(t[multi, 2] + 1, rlen[multi])
+                bad[multi] |= np.add.reduceat(~_LUT_BASE[a[idx]], seg) > 0
+            # ALT
+            alen = t[:, 4] - t[:, 3] - 1
+            blk = np.zeros(len(good), bool)
+            m9 = np.flatnonzero(alen == 9)
+            if len(m9):
+                blk[m9] = (_gather(a, t[m9, 3] + 1, 9) == _NON_REF).all(1)
+            m3 = np.flatnonzero(alen == 3)
+            if len(m3):
+                blk[m3] = (_gather(a, t[m3, 3] + 1, 3) == _STAR).all(1)
+            n_alt = np.ones(len(good), np.int64)
+            other = np.flatnonzero(~blk)
+            bad[other[alen[other] < 1]] = True
+            other = other[alen[other] >= 1]
+            if len(other):
+                idx, seg = _concat_spans(t[other, 3] + 1, alen[other])
+                c = a[idx]
+                lt = np.cumsum(c == 60)
+                gt = np.cumsum(c == 62)
+                depth = lt - gt
+                base_depth = np.repeat(np.where(seg > 0, depth[np.maximum(seg - 1, 0)], 0), alen[other])
+                rel = depth - base_depth
+                inside = (rel > 0) | (c == 62)
+                badc = ~(_LUT_ALT[c] | inside | (c == 60))
+                # a symbolic allele cannot contain '<' or ',' and brackets must balance within the field
+                badc |= (rel > 1) | (rel < 0) | ((c == 44) & (rel > 0))
+                bad[other] |= np.add.reduceat(badc, seg) > 0
+                bad[other] |= rel[np.r_[seg[1:], len(c)] - 1] != 0
+                n_alt[other] = np.add.reduceat(c == 44, seg) + 1
+            # INFO: END=<digits> exactly, or no END at all (checked with a regex over the rest)
+            ilen = t[:, 7] - t[:, 6] - 1
+            has_end = (ilen > 4) & (_gather(a, t[:, 6] + 1, 4) == np.frombuffer(b"END=", np.uint8)).all(1)
+            endv = np.zeros(len(good), np.int64)
+            he = np.flatnonzero(has_end)
+            if len(he):
+                ev, eok = _parse_uint(a, t[he, 6] + 5, ilen[he] - 4)
+                endv[he] = ev
+                bad[he] |= ~eok
+            ne = np.flatnonzero(~has_end)
+            if len(ne):
+                joined = b"\n".join(
+                    buf[i:j] for i, j in zip((t[ne, 6] + 1).tolist(), t[ne, 7].tolist(), strict=True)
+                )
+                hits = [m.start() for m in re.finditer(rb"(?:^|;)END=", joined, re.M)]
+                if hits:
+                    offs = np.zeros(len(ne), np.int64)
+                    np.cumsum(ilen[ne][:-1] + 1, out=offs[1:])
+                    bad[ne[np.searchsorted(offs, hits, side="right") - 1]] = True
+            ref_end = p + rlen - 1
+            end_g = np.where(has_end, endv, ref_end)
+            bad |= end_g < p
+            # a reference block must carry END; a variant record may not be a block without END
+            bad |= blk & ~has_end
+            # FORMAT starts with GT
+            flen = t[:, 8] - t[:, 7] - 1
+            f3 = _gather(a, t[:, 7] + 1, 3)
+            bad |= ~((f3[:, 0] == 71) & (f3[:, 1] == 84) & ((flen == 2) | (f3[:, 2] == 58)))
+            # sample GT: d[/|]d or d (haploid) or ./.
+            slen = e - t[:, 8] - 1
+            g4 = _gather(a, t[:, 8] + 1, 4)
+            dig0 = (g4[:, 0] >= 48) & (g4[:, 0] <= 57)
+            dig2 = (g4[:, 2] >= 48) & (g4[:, 2] <= 57)
+            sep = (g4[:, 1] == 47) | (g4[:, 1] == 124)
+            term3 = (slen == 3) | (g4[:, 3] == 58)
+            term1 = (slen == 1) | (g4[:, 1] == 58)
+            dip = dig0 & sep & dig2 & term3
+            hap = dig0 & term1
+            miss = (g4[:, 0] == 46) & sep & (g4[:, 2] == 46) & term3
+            n_all = n_alt + 1
+            a0 = g4[:, 0].astype(np.int64) - 48
+            a1 = g4[:, 2].astype(np.int64) - 48
+            gt_ok = (dip & (a0 < n_all) & (a1 < n_all)) | (hap & (a0 < n_all)) | miss
+            bad |= ~gt_ok | (slen < 1)
+            flag[good[bad]] = True
+            pos[good] = p
+            end[good] = end_g
+            is_block[good] = blk
+        # detailed checks for flagged lines
+        for i in np.flatnonzero(flag).tolist():
+            line = buf[int(starts[i]) : int(nl[i])]
+            r = self._check_record(line, first_line + i)
+            pos[i], end[i], is_block[i] = r
+        self.out.n_variant_records += int(n - is_block.sum())
+        self.has_ref_block = self.has_ref_block or bool(is_block.any())
+        self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
+
+    def _order_and_contigs(
+        self,
+        a: np.ndarray,
+        starts: np.ndarray,
+        clen: np.ndarray,
+        pos: np.ndarray,
+        end: np.ndarray,
+        first_line: int,
+        n: int,
+    ) -> None:
+        w = int(max(int(clen.max()), 1))
+        ch = _gather(a, starts, w)
+        ch[np.arange(w) >= clen[:, None]] = 0
+        change = np.ones(n, bool)
+        if n > 1:
+            change[1:] = (clen[1:] != clen[:-1]) | (ch[1:] != ch[:-1]).any(1)
+        run_starts = np.flatnonzero(change)
+        names = [bytes(ch[i, : clen[i]]) for i in run_starts.tolist()]
+        if names and names[0] == self.last_chrom:
+            change[0] = False
+        run_ends = np.r_[run_starts[1:], n]
+        # sortedness inside runs (and across the chunk boundary)
+        prev = np.empty(n, np.int64)
+        prev[0] = self.last_pos if not change[0] else 0
+        prev[1:] = pos[:-1]
+        prev[change] = 0
+        unsorted = np.flatnonzero((pos < prev) & (pos > 0))
+        for i in unsorted[: self.max_problems + 1].tolist():
+            chrom = bytes(ch[i, : clen[i]]).decode("utf-8", "replace")
+            self.problem(
+                "sort",
+                f"{self.where(first_line + i, chrom, int(pos[i]))}: records not sorted (POS {pos[i]} after {prev[i]})",
+            )
+        if len(unsorted) > self.max_problems + 1:
+            self.counts["sort"] += len(unsorted) - self.max_problems - 1
+        for name, rs, re_ in zip(names, run_starts.tolist(), run_ends.tolist(), strict=True):
+            chrom = name.decode("utf-8", "replace")
+            line = first_line + rs
+            if name != self.last_chrom:
+                if name in self.done_contigs:
+                    self.problem(
+                        "sort",
+                        f"{self.where(line, chrom, int(pos[rs]))}: records not sorted (contig {chrom} seen before)",
+                    )
+                if self.last_chrom is not None:
+                    self.done_contigs.add(self.last_chrom)
+                self.last_chrom = name
+            ok = self.contig_ok.get(name)
+            target = self.recode.get(chrom, chrom)
+            if chrom in self.recode:
+                self.out.needs_recoding = True
+            if ok is None:
+                ok = target in self.ref.lengths
+                self.contig_ok[name] = ok
+                if not ok:
+                    self.problem(
+                        "contig",
+                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} is not in {self.ref.name}"
+                        + (" (after contig_recoding)" if self.recode else ""),
+                    )
+                assert self.header is not None
+                if self.header.contigs and chrom not in self.header.contigs:
+                    self.problem(
+                        "contig",
+                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} is not declared in the header",
+                    )
+            self.out.contig_counts[chrom] = self.out.contig_counts.get(chrom, 0) + (re_ - rs)
+            p = pos[rs:re_]
+            e = end[rs:re_]
+            valid = p > 0
+            if ok and valid.any():
+                first = int(p[valid].min())
+                last = int(e[valid].max())
+                f0, l0 = self.out.extents.get(target, (first, last))
+                self.out.extents[target] = (min(f0, first), max(l0, last))
+                ln = self.ref.lengths[target]
+                beyond = np.flatnonzero(e > ln)
+                for j in beyond[: self.max_problems].tolist():
+                    self.problem(
+                        "len",
+                        f"{self.where(line + j, chrom, int(p[j]))}: END {e[j]} beyond {target} length {ln}",
+                    )
+            if re_ > rs:
+                self.last_pos = int(pos[re_ - 1]) if pos[re_ - 1] > 0 else self.last_pos
+
+    def _check_record(self, raw: bytes, line_no: int) -> tuple[int, int, bool]:
+        """Detailed check of one line; returns ``(pos, end, is_reference_block)`` (0s when unusable)."""
+        line = raw.decode("utf-8", "replace")
+        if line.endswith("\r"):
+            self.problem("format", f"{self.where(line_no)}: CRLF line ending")
+            line = line[:-1]
+        if not line.strip():
+            self.problem("format", f"{self.where(line_no)}: empty line")
+            return 0, 0, False
+        f = line.split("\t")
+        chrom = f[0]
+        if len(f) < 8:
+            self.problem(
+                "format",
+                f"{self.where(line_no)}: only {len(f)} tab-separated columns (8 fixed + FORMAT + sample expected)",
+            )
+            return 0, 0, False
+        try:
+            pos = int(f[1])
+            if pos < 1:
+                raise ValueError
+        except ValueError:
+            self.problem("pos", f"{self.where(line_no)}: POS {f[1]!r} is not a positive integer")
+            return 0, 0, False
+        where = self.where(line_no, chrom, pos)
+        if len(f) != self.ncols:
+            self.problem("format", f"{where}: {len(f)} columns, header has {self.ncols}")
+        ref, alts = f[3], f[4].split(",") if f[4] not in (".", "") else []
+        if not _BASES.match(ref):
+            self.problem("ref", f"{where}: invalid REF {ref!r} (only A,C,G,T,N allowed)")
+        for alt in alts:
+            if not (_BASES.match(alt) or alt == "*" or re.fullmatch(r"<[^<>,\s]+>", alt)):
+                self.problem("alt", f"{where}: invalid ALT allele {alt!r} (bases, '*' or a symbolic <ID>)")
+        info = f[7]
+        end_s = None
+        for kv in info.split(";"):
+            if kv.startswith("END="):
+                end_s = kv[4:]
+        is_block = end_s is not None and bool(alts) and all(a in ("<NON_REF>", "<*>") for a in alts)
+        if end_s is not None:
+            try:
+                end = int(end_s)
+            except ValueError:
+                self.problem("end", f"{where}: INFO END={end_s!r} is not an integer")
+                end = pos + max(len(ref), 1) - 1
+            else:
+                if end < pos:
+                    self.problem("end", f"{where}: END {end} is before POS {pos}")
+        else:
+            end = pos + max(len(ref), 1) - 1
+            if alts and all(a in ("<NON_REF>", "<*>") for a in alts):
+                self.problem("end", f"{where}: reference block (ALT {f[4]}) without INFO END")
+        # genotype
+        if len(f) >= 10:
+            fmt = f[8].split(":")
+            sample = f[9]
+            if sample in ("", "."):
+                self.problem("gt", f"{where}: no value for the sample column")
+            elif fmt[0] != "GT":
+                self.problem("gt", f"{where}: FORMAT {f[8]!r} does not start with GT")
+            else:
+                gt = sample.split(":", 1)[0]
+                alleles = re.split(r"[/|]", gt)
+                n_alleles = 1 + len(alts)
+                if len(alleles) not in (1, 2):
+                    self.problem("gt", f"{where}: GT {gt!r} has ploidy {len(alleles)} (1 or 2 expected)")
+                for al in alleles:
+                    if al == ".":
+                        continue
+                    if not al.isdigit():
+                        self.problem("gt", f"{where}: GT {gt!r} is not a valid genotype")
+                        break
+                    if int(al) >= n_alleles:
+                        self.problem(
+                            "gt", f"{where}: GT {gt!r} allele index {al} out of range ({n_alleles} alleles)"
+                        )
+                        break
+        elif len(f) >= 8:
+            self.problem("gt", f"{where}: no FORMAT/sample columns")
+        return pos, end, is_block
+
+    def summarize(self) -> None:
+        for kind, n in self.counts.items():
+            if n > self.max_problems:
+                self.out.problems.append(
+                    f"{self.path}: ... {n - self.max_problems} more {kind} problems not shown"
+                )
 
 
 def scan_gvcf(
@@ -74,119 +785,384 @@ def scan_gvcf(
     contig_recoding: Mapping[str, str] | None = None,
     max_problems: int = 5,
 ) -> GvcfScan:
-    """Stream the whole gVCF once: header (sample, contigs) and every record.
+    """Stream the whole gVCF once: raw bytes (md5, BGZF blocks, CRCs, EOF), header and every record.
 
-    Checks: exactly one sample named ``sample_id``; gVCF-ness (reference blocks with END and a
-    ``<NON_REF>``/``<*>`` allele); records sorted; END >= POS; REF/ALT bases; GT allele indices;
-    contigs known to ``reference`` with matching lengths after ``contig_recoding``. Collects per-contig
-    extents for import partitioning. At most ``max_problems`` record-level problems of each kind are kept.
+    Checks: bgzip integrity (every block decodes, EOF marker); exactly one sample named ``sample_id``;
+    gVCF-ness (reference blocks with END and a ``<NON_REF>``/``<*>`` allele); records sorted; END >= POS;
+    REF/ALT bases; GT ploidy and allele indices; contigs known to ``reference`` with matching lengths
+    after ``contig_recoding``; END within the contig. Collects per-contig extents for import partitioning
+    and per-contig record counts (compared with the index by :func:`check_index`). At most
+    ``max_problems`` record-level problems of each kind are listed.
     """
-    from cyvcf2 import VCF
-
+    path = Path(path)
     recode = dict(contig_recoding or {})
     out = GvcfScan()
+    st = _Decoded()
+    sc = _Scanner(path, sample_id, reference, recode, out, max_problems)
     try:
-        vcf = VCF(str(path), lazy=True, threads=1)
-    except (OSError, Exception) as e:  # noqa: BLE001 - cyvcf2 raises plain Exception on bad headers
-        out.problems.append(f"{path}: cannot read VCF header: {e}")
-        return out
-    samples = list(vcf.samples)
-    if len(samples) != 1:
-        out.problems.append(f"{path}: header has {len(samples)} sample columns {samples[:5]}, expected exactly 1")
-    elif samples[0] != sample_id:
-        out.problems.append(f"{path}: header sample name {samples[0]!r} does not match manifest sample_id {sample_id!r}")
-    # contigs declared in the header: names must recode to the reference with matching lengths
-    header_lengths: dict[str, int | None] = {}
-    for h in vcf.header_iter():
-        if h.type == "CONTIG":
-            info = h.info()
-            ln = info.get("length")
-            header_lengths[info["ID"]] = int(ln) if ln and ln.isdigit() else None
-    wrong_len = []
-    for name, ln in header_lengths.items():
-        target = recode.get(name, name)
-        ref_len = reference.lengths.get(target)
-        if ref_len is not None and ln is not None and ln != ref_len:
-            wrong_len.append(f"{name} ({ln} vs {reference.name} {ref_len})")
-    if wrong_len:
-        out.problems.append(
-            f"{path}: {len(wrong_len)} header contig lengths differ from {reference.name}, e.g. "
-            f"{', '.join(wrong_len[:3])} (wrong reference build?)"
-        )
-    counts: dict[str, int] = {}
-
-    def problem(kind: str, msg: str) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
-        if counts[kind] <= max_problems:
-            out.problems.append(msg)
-
-    last_contig: str | None = None
-    last_pos = 0
-    done_contigs: set[str] = set()
-    has_ref_block = False
-    record_no = 0
-    try:
-        for rec in vcf:
-            record_no += 1
-            chrom, pos = rec.CHROM, rec.POS
-            where = f"{path}: record {record_no} ({chrom}:{pos})"
-            target = recode.get(chrom, chrom)
-            if chrom in recode:
-                out.needs_recoding = True
-            if target not in reference.lengths:
-                problem("contig", f"{where}: contig {chrom!r} is not in {reference.name}")
-            if chrom != last_contig:
-                if chrom in done_contigs:
-                    problem("sort", f"{where}: records not sorted (contig {chrom} seen before)")
-                if last_contig is not None:
-                    done_contigs.add(last_contig)
-                last_contig, last_pos = chrom, 0
-            if pos < last_pos:
-                problem("sort", f"{where}: records not sorted (POS {pos} after {last_pos})")
-            last_pos = pos
-            ref = rec.REF
-            alts = rec.ALT
-            if not _BASES.match(ref or ""):
-                problem("ref", f"{where}: invalid REF {ref!r}")
-            for a in alts:
-                if not (_BASES.match(a) or (a.startswith("<") and a.endswith(">")) or a == "*"):
-                    problem("alt", f"{where}: invalid ALT {a!r}")
-            end = rec.INFO.get("END")
-            is_block = end is not None and all(a in ("<NON_REF>", "<*>") for a in alts)
-            if end is not None:
-                end = int(end)
-                if end < pos:
-                    problem("end", f"{where}: END {end} is before POS {pos}")
-                has_ref_block = has_ref_block or is_block
-            else:
-                end = pos + len(ref) - 1
-            if not is_block:
-                out.n_variant_records += 1
-            gts = rec.genotypes
-            if gts:
-                alleles = gts[0][:-1]
-                n_alleles = 1 + len(alts)
-                if any(a >= n_alleles or a < -1 for a in alleles):
-                    problem("gt", f"{where}: GT allele index out of range ({alleles}, {n_alleles} alleles)")
-                if len(alleles) not in (1, 2):
-                    problem("gt", f"{where}: GT ploidy {len(alleles)} not supported")
-            elif samples:
-                problem("gt", f"{where}: no genotype for the sample")
-            if target in reference.lengths:
-                first, last = out.extents.get(target, (pos, end))
-                out.extents[target] = (min(first, pos), max(last, end))
-                if end > reference.lengths[target]:
-                    problem("len", f"{where}: END {end} beyond {target} length {reference.lengths[target]}")
-    except Exception as e:  # noqa: BLE001 - htslib decode errors surface as generic exceptions
-        out.problems.append(f"{path}: record {record_no + 1}: cannot decode: {e}")
-    finally:
-        vcf.close()
-    out.n_records = record_no
-    for kind, n in counts.items():
-        if n > max_problems:
-            out.problems.append(f"{path}: ... {n - max_problems} more {kind} problems not shown")
-    if record_no == 0:
+        for piece in _decode(path, st):
+            sc.feed(piece)
+        sc.finish()
+    except OSError as e:
+        out.problems.append(f"{path}: cannot read: {e}")
+    out.problems[:0] = st.problems
+    sc.summarize()
+    out.md5, out.compression, out.complete = st.md5, st.compression, st.complete
+    out.n_records = sc.rec_no
+    if sc.rec_no == 0:
         out.problems.append(f"{path}: no records")
-    elif not has_ref_block:
-        out.problems.append(f"{path}: no reference blocks (<NON_REF> with END): not a gVCF")
+    elif not sc.has_ref_block:
+        out.problems.append(f"{path}: no reference blocks (<NON_REF>/<*> with END): not a gVCF")
+    if out.compression in ("bgzf", "gzip") and sc.header is not None and sc.header.columns:
+        out.problems.extend(_htslib_header_check(path))
     return out
+
+
+def _htslib_header_check(path: Path) -> list[str]:
+    """Cross-check: htslib (pysam) can parse the header."""
+    import pysam
+
+    try:
+        with pysam.VariantFile(str(path)) as vf:
+            _ = vf.header.samples
+    except (OSError, ValueError) as e:
+        return [f"{path}: htslib cannot read the VCF header: {e}"]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Indexes (.tbi / .csi / .crai)
+# ---------------------------------------------------------------------------------------------------
+
+
+def find_index(path: Path, kinds: tuple[str, ...] = (".tbi", ".csi")) -> Path | None:
+    for k in kinds:
+        p = Path(f"{path}{k}")
+        if p.exists():
+            return p
+    return None
+
+
+def read_index_counts(index: Path) -> dict[str, int]:
+    """``contig -> mapped record count`` from a .tbi or .csi (the htslib pseudo-bin metadata)."""
+    data = _bgzf_or_plain(index)
+    if data[:4] == b"TBI\x01":
+        (n_ref,) = struct.unpack_from("<i", data, 4)
+        (l_nm,) = struct.unpack_from("<i", data, 32)
+        names = [x.decode() for x in data[36 : 36 + l_nm].split(b"\x00") if x]
+        off = 36 + l_nm
+        pseudo = 37450
+        min_shift_depth = None
+    elif data[:4] == b"CSI\x01":
+        min_shift, depth, l_aux = struct.unpack_from("<iii", data, 4)
+        aux = data[16 : 16 + l_aux]
+        (l_nm,) = struct.unpack_from("<i", aux, 24) if len(aux) >= 28 else (0,)
+        names = [x.decode() for x in aux[28 : 28 + l_nm].split(b"\x00") if x]
+        off = 16 + l_aux
+        (n_ref,) = struct.unpack_from("<i", data, off)
+        off += 4
+        n_ref_names = n_ref
+        if len(names) != n_ref_names:
+            names = [str(i) for i in range(n_ref)]
+        pseudo = ((1 << ((depth + 1) * 3)) - 1) // 7 + 1
+        min_shift_depth = (min_shift, depth)
+    else:
+        raise ValueError(f"{index}: not a tabix/CSI index")
+    if data[:4] == b"TBI\x01":
+        off = 36 + l_nm
+    counts: dict[str, int] = {}
+    for r in range(n_ref):
+        (n_bin,) = struct.unpack_from("<i", data, off)
+        off += 4
+        for _ in range(n_bin):
+            if min_shift_depth is None:
+                bin_, n_chunk = struct.unpack_from("<Ii", data, off)
+                off += 8
+            else:
+                bin_, _loff, n_chunk = struct.unpack_from("<IQi", data, off)
+                off += 16
+            if bin_ == pseudo and n_chunk == 2:
+                _a, _b, n_mapped, _n_unmapped = struct.unpack_from("<QQQQ", data, off)
+                counts[names[r] if r < len(names) else str(r)] = int(n_mapped)
+            off += 16 * n_chunk
+        if min_shift_depth is None:
+            (n_intv,) = struct.unpack_from("<i", data, off)
+            off += 4 + 8 * n_intv
+    return counts
+
+
+def _bgzf_or_plain(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        out = []
+        d = zlib.decompressobj(31)
+        while raw:
+            out.append(d.decompress(raw))
+            raw = d.unused_data
+            if d.eof:
+                d = zlib.decompressobj(31)
+            else:
+                break
+        return b"".join(out)
+    return raw
+
+
+def check_gvcf_index(path: Path, scan: GvcfScan) -> tuple[list[str], list[str], bool]:
+    """The gVCF's index: present, not older than the data, and agreeing with the records.
+
+    :return: ``(problems, notes, rebuild)``: ``rebuild`` when the staged copy needs a fresh index
+        (missing, older but consistent, or .csi only).
+    """
+    idx = find_index(path)
+    if idx is None:
+        return [], [f"{path}: no .tbi/.csi index: built one for the staged copy"], True
+    problems: list[str] = []
+    notes: list[str] = []
+    older = idx.stat().st_mtime < path.stat().st_mtime
+    try:
+        counts = read_index_counts(idx)
+    except (ValueError, struct.error, zlib.error, OSError, UnicodeDecodeError) as e:
+        return [f"{idx}: index unreadable ({e})"], notes, True
+    mine = {c: n for c, n in scan.contig_counts.items() if n}
+    theirs = {c: n for c, n in counts.items() if n}
+    if scan.complete and mine != theirs:
+        diff = sorted(set(mine) | set(theirs))
+        ex = [
+            f"{c}: index {theirs.get(c, 0)} vs file {mine.get(c, 0)}"
+            for c in diff
+            if mine.get(c) != theirs.get(c)
+        ]
+        problems.append(
+            f"{idx}: index does not match the data (records per contig {', '.join(ex[:3])})"
+            + (" and is older than the data file" if older else "")
+            + ": stale or wrong index"
+        )
+        return problems, notes, True
+    if older:
+        notes.append(
+            f"{idx}: index older than the data file but consistent with it: rebuilt for the staged copy"
+        )
+        return problems, notes, True
+    if idx.suffix == ".csi":
+        notes.append(f"{idx}: .csi index given; a .tbi was built for the staged copy (Hail reads .tbi)")
+        return problems, notes, True
+    return problems, notes, False
+
+
+# ---------------------------------------------------------------------------------------------------
+# CRAM / BAM
+# ---------------------------------------------------------------------------------------------------
+
+
+def _itf8(buf: bytes, off: int) -> tuple[int, int]:
+    b0 = buf[off]
+    if b0 < 0x80:
+        return b0, off + 1
+    if b0 < 0xC0:
+        return ((b0 & 0x3F) << 8) | buf[off + 1], off + 2
+    if b0 < 0xE0:
+        return ((b0 & 0x1F) << 16) | (buf[off + 1] << 8) | buf[off + 2], off + 3
+    if b0 < 0xF0:
+        return ((b0 & 0x0F) << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3], off + 4
+    v = (
+        ((b0 & 0x0F) << 28)
+        | (buf[off + 1] << 20)
+        | (buf[off + 2] << 12)
+        | (buf[off + 3] << 4)
+        | (buf[off + 4] & 0x0F)
+    )
+    return v, off + 5
+
+
+def _ltf8_len(b0: int) -> int:
+    n = 1
+    while n <= 8 and b0 & (0x80 >> (n - 1)):
+        n += 1
+    return n
+
+
+def _cram_structure(path: Path) -> tuple[str, list[str]]:
+    """Walk CRAM containers: each container complete, the EOF container last (``samtools quickcheck``
+    checks the EOF marker only; the walk also finds a truncated container). Returns (version, problems)."""
+    problems: list[str] = []
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(26)
+        major, minor = head[4], head[5]
+        version = f"{major}.{minor}"
+        off = 26
+        while off < size:
+            f.seek(off)
+            hdr = f.read(1 << 16)
+            try:
+                length = struct.unpack_from("<i", hdr, 0)[0]
+                p = 4
+                for _ in range(4):  # ref_seq_id, start, span, n_records
+                    _v, p = _itf8(hdr, p)
+                if major >= 3:
+                    p += _ltf8_len(hdr[p])  # record counter
+                else:
+                    _v, p = _itf8(hdr, p)
+                p += _ltf8_len(hdr[p])  # bases
+                _nblocks, p = _itf8(hdr, p)
+                nland, p = _itf8(hdr, p)
+                for _ in range(nland):
+                    _v, p = _itf8(hdr, p)
+                if major >= 3:
+                    p += 4  # crc32
+                if p > len(hdr):
+                    raise IndexError
+            except (IndexError, struct.error):
+                problems.append(f"{path}: truncated: incomplete CRAM container header at byte offset {off}")
+                break
+            if length < 0:
+                problems.append(f"{path}: corrupt CRAM container at byte offset {off} (negative length)")
+                break
+            end = off + p + length
+            if end > size:
+                problems.append(
+                    f"{path}: truncated: CRAM container at byte offset {off} needs {end - off} bytes, "
+                    f"only {size - off} remain"
+                )
+                break
+            off = end
+        eof = CRAM3_EOF if major >= 3 else CRAM21_EOF
+        f.seek(max(0, size - len(eof)))
+        if f.read() != eof:
+            problems.append(f"{path}: CRAM EOF container missing (file truncated?)")
+    return version, problems
+
+
+@lru_cache(maxsize=8)
+def fasta_md5s(fasta: str) -> dict[str, str]:
+    """Per-contig M5 (md5 of the upper-case sequence) from ``<fasta>.dict``/``<stem>.dict`` when present
+    (Picard/samtools dict), else computed from the FASTA (slow for a whole genome; cached per process)."""
+    p = Path(fasta)
+    for d in (
+        Path(f"{fasta}.dict"),
+        p.with_suffix(".dict"),
+        Path(str(p).removesuffix(".gz")).with_suffix(".dict"),
+    ):
+        if d.exists():
+            out = {}
+            for line in d.read_text().splitlines():
+                if line.startswith("@SQ"):
+                    tags = dict(t.split(":", 1) for t in line.split("\t")[1:] if ":" in t)
+                    if "SN" in tags and "M5" in tags:
+                        out[tags["SN"]] = tags["M5"].lower()
+            if out:
+                return out
+    import pysam
+
+    out = {}
+    with pysam.FastaFile(fasta) as fa:
+        for name in fa.references:
+            out[name] = hashlib.md5(fa.fetch(name).upper().encode()).hexdigest()
+    return out
+
+
+def check_cram(
+    path: Path,
+    *,
+    sample_id: str,
+    reference: Reference,
+    contig_recoding: Mapping[str, str] | None = None,
+    reference_fasta: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """CRAM integrity and header checks. Returns ``(problems, notes)``.
+
+    Complete (container walk + EOF container, or BGZF EOF for BAM — like ``samtools quickcheck``), header
+    readable by htslib, ``@SQ`` names/lengths match ``reference`` (M5 compared when a FASTA is
+    configured), every ``@RG`` has ``SM == sample_id``.
+    """
+    import pysam
+
+    problems: list[str] = []
+    notes: list[str] = []
+    recode = dict(contig_recoding or {})
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"CRAM":
+        version, structure = _cram_structure(path)
+        problems.extend(structure)
+    elif magic[:2] == b"\x1f\x8b":
+        problems.append(f"{path}: is BGZF/BAM-style, not a CRAM file")
+        problems.extend(check_bgzf_eof(path))
+        try:
+            # every block must decode (BAM header is in the first blocks)
+            st = _Decoded()
+            for _ in _decode(path, st):
+                pass
+            problems.extend(p for p in st.problems if "EOF" not in p)
+        except OSError as e:
+            problems.append(f"{path}: cannot read: {e}")
+    else:
+        problems.append(f"{path}: not a CRAM file (magic {magic!r})")
+        return problems, notes
+    verbosity = pysam.set_verbosity(0)  # htslib would print "could not load index" noise
+    try:
+        with pysam.AlignmentFile(str(path), "r", check_sq=False, reference_filename=reference_fasta) as af:
+            hdr = af.header.to_dict()
+    except (OSError, ValueError) as e:
+        pysam.set_verbosity(verbosity)
+        problems.append(f"{path}: header unreadable by htslib: {e}")
+        return problems, notes
+    pysam.set_verbosity(verbosity)
+    sq = hdr.get("SQ", [])
+    if not sq:
+        problems.append(f"{path}: header has no @SQ lines")
+    bad_len, unknown = [], []
+    m5 = fasta_md5s(reference_fasta) if reference_fasta and any("M5" in s for s in sq) else {}
+    bad_m5 = []
+    for s in sq:
+        name, ln = s.get("SN"), s.get("LN")
+        target = recode.get(name, name)
+        want = reference.lengths.get(target)
+        if want is None:
+            unknown.append(name)
+        elif ln != want:
+            bad_len.append(f"{name} ({ln} vs {reference.name} {want})")
+        if m5 and "M5" in s and target in m5 and s["M5"].lower() != m5[target]:
+            bad_m5.append(name)
+    if unknown:
+        problems.append(
+            f"{path}: {len(unknown)} of {len(sq)} @SQ names are not in {reference.name}, e.g. {unknown[:3]} "
+            "(wrong reference build?)"
+        )
+    if bad_len:
+        problems.append(
+            f"{path}: {len(bad_len)} @SQ lengths differ from {reference.name}, e.g. {', '.join(bad_len[:3])}"
+        )
+    if bad_m5:
+        problems.append(
+            f"{path}: @SQ M5 differs from the reference FASTA for {bad_m5[:3]} (wrong reference?)"
+        )
+    if any("M5" in s for s in sq) and not reference_fasta:
+        notes.append(
+            f"{path}: @SQ M5 not checked (no intake.reference_fasta configured); names/lengths checked"
+        )
+    rgs = hdr.get("RG", [])
+    if not rgs:
+        problems.append(f"{path}: header has no @RG line (SM must equal sample_id {sample_id!r})")
+    wrong_sm = [rg for rg in rgs if rg.get("SM") != sample_id]
+    if wrong_sm:
+        sms = sorted({str(rg.get("SM")) for rg in wrong_sm})
+        problems.append(
+            f"{path}: {len(wrong_sm)} of {len(rgs)} @RG lines have SM {sms[:3]} (e.g. @RG ID:{wrong_sm[0].get('ID')}), "
+            f"not the manifest sample_id {sample_id!r}"
+        )
+    # index
+    crai = find_index(path, (".crai",)) if magic == b"CRAM" else find_index(path, (".bai", ".csi"))
+    if crai is None:
+        if not problems:
+            try:
+                pysam.index(str(path))
+                notes.append(f"{path}: no index: built {path}.{'crai' if magic == b'CRAM' else 'bai'}")
+            except pysam.SamtoolsError as e:
+                problems.append(f"{path}: no index and building one failed: {e}")
+        else:
+            kind = ".crai" if magic == b"CRAM" else ".bai/.csi"
+            problems.append(f"{path}: no index ({kind}) and the file is not sound enough to build one")
+    elif crai.stat().st_mtime < path.stat().st_mtime:
+        problems.append(f"{crai}: index older than its data file (stale index: re-index or resubmit)")
+    return problems, notes

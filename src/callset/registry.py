@@ -10,12 +10,14 @@ here; they reveal nothing about the center's sample ID.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +61,12 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (batch_id, sample_id, kind)
 );
 CREATE INDEX IF NOT EXISTS files_md5 ON files (md5);
+-- registration order of batches (never changes once assigned) and a digest of the decisions last recorded
+CREATE TABLE IF NOT EXISTS batch_state (
+    batch_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    decisions_md5 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -89,6 +97,22 @@ class Decision:
     reasons: tuple[str, ...] = ()
     resubmission: bool = False
     files: tuple[tuple[str, str, str | None, int | None], ...] = ()  # (kind, path, md5, size)
+    notes: tuple[str, ...] = ()
+    #: where the "line N" of cross-batch reasons points (manifest path + line), for messages only
+    where: str = ""
+
+    def gvcf_md5(self) -> str | None:
+        return next((md5 for kind, _p, md5, _s in self.files if kind == "gvcf"), None)
+
+
+@dataclass
+class BatchOutcome:
+    """What :meth:`Registry.register_batch` decided and recorded."""
+
+    decisions: list[Decision]
+    research_ids: dict[str, str] = field(default_factory=dict)
+    replaces: dict[str, str] = field(default_factory=dict)  # sample_id -> batch whose sample it replaces
+    changed: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,7 +216,9 @@ class Registry:
         con = self._connect()
         try:
             if sample_id is None:
-                return con.execute("SELECT at, batch_id, sample_id, event, detail FROM events ORDER BY id").fetchall()
+                return con.execute(
+                    "SELECT at, batch_id, sample_id, event, detail FROM events ORDER BY id"
+                ).fetchall()
             return con.execute(
                 "SELECT at, batch_id, sample_id, event, detail FROM events WHERE sample_id = ? ORDER BY id",
                 (sample_id,),
@@ -202,63 +228,157 @@ class Registry:
 
     # -- writes ----------------------------------------------------------------------------------
     def record_batch(self, batch_id: str, manifest_md5: str, decisions: Sequence[Decision]) -> dict[str, str]:
-        """Record a batch's decisions in one transaction and return ``sample_id -> research_id`` for
-        the accepted ones.
+        """Record a batch's decisions (with the cross-batch checks); return ``sample_id -> research_id``
+        for the accepted ones. See :meth:`register_batch`."""
+        return self.register_batch(batch_id, manifest_md5, decisions).research_ids
 
-        Idempotent: recording the same batch with the same manifest again changes nothing and returns
-        the same research IDs. Recording a batch again with a *different* manifest replaces its
-        decisions (history keeps both).
+    def register_batch(self, batch_id: str, manifest_md5: str, decisions: Sequence[Decision]) -> BatchOutcome:
+        """Apply the cross-batch checks and record a batch's decisions, all in one write transaction.
+
+        Cross-batch checks run under the database lock, so two batches registered by parallel jobs can
+        never both accept the same ``sample_id`` or the same gVCF. They only look at batches registered
+        *before* this one (registration order is kept in ``batch_state``), so re-running intake on an
+        older batch gives the same decisions as the first time:
+
+        - ``sample_id`` accepted in an earlier batch: rejected unless ``resubmission`` is set; a
+          resubmission replaces the earlier sample (same research ID) unless the participant withdrew;
+        - gVCF md5 equal to an accepted gVCF of another ``sample_id``: rejected as a duplicate file.
+
+        Idempotent: recording the same batch with the same manifest and the same decisions changes
+        nothing (no rows, no events). Different decisions (files changed on disk, new manifest) replace
+        the batch's rows; the history (events) keeps both.
         """
         ts = now()
         with self.transaction() as con:
+            seq_row = con.execute("SELECT seq FROM batch_state WHERE batch_id = ?", (batch_id,)).fetchone()
+            my_seq = seq_row[0] if seq_row else None
+            final, replaces = self._cross_batch(con, batch_id, my_seq, decisions)
+            digest = _digest(manifest_md5, final)
+            state = con.execute(
+                "SELECT decisions_md5 FROM batch_state WHERE batch_id = ?", (batch_id,)
+            ).fetchone()
+            accepted = [d.sample_id for d in final if d.status == "accepted"]
+            if state and state[0] == digest:
+                log.info("batch %s already registered with these decisions; nothing changes", batch_id)
+                return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=False)
+            if my_seq is None:
+                my_seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_state").fetchone()[0]
+                con.execute("INSERT INTO batch_state VALUES (?, ?, ?)", (batch_id, my_seq, digest))
+            else:
+                con.execute("UPDATE batch_state SET decisions_md5 = ? WHERE batch_id = ?", (digest, batch_id))
             row = con.execute("SELECT manifest_md5 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
-            if row and row[0] == manifest_md5:
-                log.info("batch %s already registered with this manifest; nothing changes", batch_id)
-                return self._research_ids(con, [d.sample_id for d in decisions if d.status == "accepted"])
             if row:
                 con.execute("DELETE FROM submissions WHERE batch_id = ?", (batch_id,))
                 con.execute("DELETE FROM files WHERE batch_id = ?", (batch_id,))
                 con.execute(
                     "INSERT INTO events (at, batch_id, event, detail) VALUES (?, ?, 'batch_reregistered', ?)",
-                    (ts, batch_id, f"manifest md5 {row[0]} -> {manifest_md5}"),
+                    (ts, batch_id, f"manifest md5 {row[0]} -> {manifest_md5}; decisions changed"),
                 )
-            n_acc = sum(d.status == "accepted" for d in decisions)
+            n_acc = len(accepted)
             con.execute(
                 "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?)",
-                (batch_id, manifest_md5, ts, n_acc, len(decisions) - n_acc),
+                (batch_id, manifest_md5, ts, n_acc, len(final) - n_acc),
             )
-            for d in decisions:
+            for d in final:
                 con.execute(
                     "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
-                    (batch_id, d.sample_id, d.status, "; ".join(d.reasons), int(d.resubmission), ts),
+                    (batch_id, d.sample_id, d.status, "; ".join(d.reasons), int(d.sample_id in replaces), ts),
                 )
                 for kind, path, md5, size in d.files:
                     con.execute(
                         "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                         (batch_id, d.sample_id, kind, path, md5, size),
                     )
+                detail = "; ".join(d.reasons)
+                if d.sample_id in replaces:
+                    detail = f"resubmission replacing batch {replaces[d.sample_id]}"
                 con.execute(
                     "INSERT INTO events (at, batch_id, sample_id, event, detail) VALUES (?, ?, ?, ?, ?)",
-                    (ts, batch_id, d.sample_id, d.status, "; ".join(d.reasons)),
+                    (ts, batch_id, d.sample_id, d.status, detail),
                 )
                 if d.status != "accepted":
                     continue
                 existing = con.execute(
-                    "SELECT research_id FROM participants WHERE sample_id = ?", (d.sample_id,)
+                    "SELECT p.current_batch_id, COALESCE(b.seq, 0) FROM participants p "
+                    "LEFT JOIN batch_state b ON b.batch_id = p.current_batch_id WHERE p.sample_id = ?",
+                    (d.sample_id,),
                 ).fetchone()
                 if existing:
-                    con.execute(
-                        "UPDATE participants SET current_batch_id = ? WHERE sample_id = ?", (batch_id, d.sample_id)
-                    )
+                    if existing[1] <= my_seq:
+                        con.execute(
+                            "UPDATE participants SET current_batch_id = ? WHERE sample_id = ?",
+                            (batch_id, d.sample_id),
+                        )
                     continue
                 while True:
                     rid = new_research_id()
                     if not con.execute("SELECT 1 FROM participants WHERE research_id = ?", (rid,)).fetchone():
                         break
                 con.execute(
-                    "INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL)", (d.sample_id, rid, batch_id, batch_id, ts)
+                    "INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL)",
+                    (d.sample_id, rid, batch_id, batch_id, ts),
                 )
-            return self._research_ids(con, [d.sample_id for d in decisions if d.status == "accepted"])
+            return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=True)
+
+    @staticmethod
+    def _cross_batch(
+        con: sqlite3.Connection, batch_id: str, my_seq: int | None, decisions: Sequence[Decision]
+    ) -> tuple[list[Decision], dict[str, str]]:
+        earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
+        args: tuple = (my_seq,) if my_seq is not None else ()
+        out: list[Decision] = []
+        replaces: dict[str, str] = {}
+        for d in decisions:
+            reasons = list(d.reasons)
+            notes = list(d.notes)
+            where = f"{d.where}: " if d.where else ""
+            prior = con.execute(
+                "SELECT s.batch_id FROM submissions s JOIN batch_state b ON b.batch_id = s.batch_id "
+                f"WHERE s.sample_id = ? AND s.status = 'accepted' AND s.batch_id != ? AND {earlier} "
+                "ORDER BY b.seq DESC LIMIT 1",
+                (d.sample_id, batch_id, *args),
+            ).fetchone()
+            if prior:
+                withdrawn = con.execute(
+                    "SELECT withdrawn_at FROM participants WHERE sample_id = ?", (d.sample_id,)
+                ).fetchone()
+                if withdrawn and withdrawn[0]:
+                    reasons.append(
+                        f"{where}sample_id {d.sample_id!r} belongs to a participant who withdrew on {withdrawn[0]}"
+                    )
+                elif not d.resubmission:
+                    reasons.append(
+                        f"{where}duplicate sample_id {d.sample_id!r}: already accepted in batch {prior[0]} "
+                        "(set resubmission=yes to replace it deliberately)"
+                    )
+                elif not reasons:
+                    replaces[d.sample_id] = prior[0]
+                    notes.append(f"resubmission: replaces {d.sample_id} accepted in batch {prior[0]}")
+            elif d.resubmission:
+                notes.append(
+                    f"{where}resubmission=yes but {d.sample_id!r} was not accepted before: taken as new"
+                )
+            md5 = d.gvcf_md5()
+            if md5:
+                dup = con.execute(
+                    "SELECT f.batch_id, f.sample_id FROM files f JOIN submissions s "
+                    "ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id "
+                    "JOIN batch_state b ON b.batch_id = f.batch_id "
+                    f"WHERE f.md5 = ? AND f.kind = 'gvcf' AND s.status = 'accepted' AND f.sample_id != ? "
+                    f"AND f.batch_id != ? AND {earlier} LIMIT 1",
+                    (md5, d.sample_id, batch_id, *args),
+                ).fetchone()
+                if dup:
+                    reasons.append(
+                        f"duplicate file: gVCF md5 {md5} equals the gVCF accepted as {dup[1]} in batch {dup[0]}"
+                    )
+            status = "accepted" if not reasons else "rejected"
+            if (
+                d.status == "rejected" and not reasons
+            ):  # rejected without a reason cannot happen; keep it rejected
+                status = "rejected"
+            out.append(replace(d, status=status, reasons=tuple(reasons), notes=tuple(notes)))
+        return out, replaces
 
     @staticmethod
     def _research_ids(con: sqlite3.Connection, sample_ids: Iterable[str]) -> dict[str, str]:
@@ -282,9 +402,21 @@ class Registry:
                 if cur.rowcount:
                     newly.append(sid)
                     con.execute(
-                        "INSERT INTO events (at, sample_id, event, detail) VALUES (?, ?, 'withdrawn', '')", (ts, sid)
+                        "INSERT INTO events (at, sample_id, event, detail) VALUES (?, ?, 'withdrawn', '')",
+                        (ts, sid),
                     )
         return newly
+
+
+def _digest(manifest_md5: str, decisions: Sequence[Decision]) -> str:
+    blob = json.dumps(
+        [
+            manifest_md5,
+            [(d.sample_id, d.status, list(d.reasons), [list(f) for f in d.files]) for d in decisions],
+        ],
+        sort_keys=True,
+    )
+    return hashlib.md5(blob.encode()).hexdigest()
 
 
 def export_research_ids(registry_path: str | Path, out_tsv: str | Path) -> int:
