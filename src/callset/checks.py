@@ -263,6 +263,7 @@ class GvcfScan:
     compression: str = ""
     complete: bool = False  # whole file decoded
     contig_counts: dict[str, int] = field(default_factory=dict)  # contig as in the file -> records
+    contig_last_pos: dict[str, int] = field(default_factory=dict)  # contig as in the file -> last POS
 
 
 _LUT_BASE = np.zeros(256, bool)
@@ -685,8 +686,9 @@ class _Scanner:
                         "len",
                         f"{self.where(line + j, chrom, int(p[j]))}: END {e[j]} beyond {target} length {ln}",
                     )
-            if re_ > rs:
-                self.last_pos = int(pos[re_ - 1]) if pos[re_ - 1] > 0 else self.last_pos
+            if re_ > rs and pos[re_ - 1] > 0:
+                self.last_pos = int(pos[re_ - 1])
+                self.out.contig_last_pos[chrom] = self.last_pos
 
     def _check_record(self, raw: bytes, line_no: int) -> tuple[int, int, bool]:
         """Detailed check of one line; returns ``(pos, end, is_reference_block)`` (0s when unusable)."""
@@ -813,7 +815,7 @@ def scan_gvcf(
         out.problems.append(f"{path}: no records")
     elif not sc.has_ref_block:
         out.problems.append(f"{path}: no reference blocks (<NON_REF>/<*> with END): not a gVCF")
-    if out.compression in ("bgzf", "gzip") and sc.header is not None and sc.header.columns:
+    if out.compression == "bgzf" and out.complete and sc.header is not None and sc.header.columns:
         out.problems.extend(_htslib_header_check(path))
     return out
 
@@ -822,11 +824,14 @@ def _htslib_header_check(path: Path) -> list[str]:
     """Cross-check: htslib (pysam) can parse the header."""
     import pysam
 
+    verbosity = pysam.set_verbosity(0)
     try:
         with pysam.VariantFile(str(path)) as vf:
             _ = vf.header.samples
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - pysam raises many types for bad input
         return [f"{path}: htslib cannot read the VCF header: {e}"]
+    finally:
+        pysam.set_verbosity(verbosity)
     return []
 
 
@@ -949,6 +954,27 @@ def check_gvcf_index(path: Path, scan: GvcfScan) -> tuple[list[str], list[str], 
     return problems, notes, False
 
 
+def _index_misses(path: Path, idx: Path, last_pos: Mapping[str, int]) -> str | None:
+    """Query the index for each contig's last record; return the first one it cannot find."""
+    import pysam
+
+    verbosity = pysam.set_verbosity(0)
+    try:
+        with pysam.TabixFile(str(path), index=str(idx)) as tf:
+            for contig, p in last_pos.items():
+                try:
+                    found = any(int(line.split("\t", 2)[1]) == p for line in tf.fetch(contig, p - 1, p))
+                except (ValueError, OSError, IndexError):
+                    found = False
+                if not found:
+                    return f"{contig}:{p}"
+    except (OSError, ValueError) as e:
+        return f"(index unusable: {e})"
+    finally:
+        pysam.set_verbosity(verbosity)
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------
 # CRAM / BAM
 # ---------------------------------------------------------------------------------------------------
@@ -1068,8 +1094,12 @@ def check_cram(
     reference: Reference,
     contig_recoding: Mapping[str, str] | None = None,
     reference_fasta: str | None = None,
+    index_dir: Path | None = None,
 ) -> tuple[list[str], list[str]]:
     """CRAM integrity and header checks. Returns ``(problems, notes)``.
+
+    A missing index is built when the file is sound, into ``index_dir`` (the inbox is never written;
+    without ``index_dir`` a temporary one proves it can be built).
 
     Complete (container walk + EOF container, or BGZF EOF for BAM — like ``samtools quickcheck``), header
     readable by htslib, ``@SQ`` names/lengths match ``reference`` (M5 compared when a FASTA is
@@ -1155,11 +1185,20 @@ def check_cram(
     crai = find_index(path, (".crai",)) if magic == b"CRAM" else find_index(path, (".bai", ".csi"))
     if crai is None:
         if not problems:
-            try:
-                pysam.index(str(path))
-                notes.append(f"{path}: no index: built {path}.{'crai' if magic == b'CRAM' else 'bai'}")
-            except pysam.SamtoolsError as e:
-                problems.append(f"{path}: no index and building one failed: {e}")
+            import tempfile
+
+            ext = "crai" if magic == b"CRAM" else "bai"
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(index_dir or tmp) / f"{path.name}.{ext}"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    pysam.index(str(path), str(out))
+                    notes.append(
+                        f"{path}: no index: built one"
+                        + (f" ({out})" if index_dir else " (then discarded: no index_dir given)")
+                    )
+                except pysam.SamtoolsError as e:
+                    problems.append(f"{path}: no index and building one failed: {e}")
         else:
             kind = ".crai" if magic == b"CRAM" else ".bai/.csi"
             problems.append(f"{path}: no index ({kind}) and the file is not sound enough to build one")

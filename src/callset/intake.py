@@ -161,6 +161,7 @@ def _check_sample(
     thresholds: Mapping[str, float | None],
     require_metrics: bool,
     reference_fasta: str | None,
+    out_dir: Path | None = None,
 ) -> SampleResult:
     """All single-sample checks (files and metrics); cross-batch checks happen in the registry."""
     res = SampleResult(row=row, reasons=list(row.problems))
@@ -219,6 +220,7 @@ def _check_sample(
             reference=reference,
             contig_recoding=contig_recoding,
             reference_fasta=reference_fasta,
+            index_dir=out_dir / "cram" if out_dir else None,
         )
         res.reasons.extend(problems)
         res.notes.extend(notes)
@@ -314,6 +316,7 @@ def run_intake(
             thresholds=limits,
             require_metrics=require_metrics,
             reference_fasta=reference_fasta,
+            out_dir=out_dir,
         )
         log.info(
             "[%d/%d] %s: file checks %s",
