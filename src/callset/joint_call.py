@@ -63,14 +63,18 @@ def import_interval_bounds(
 
 
 def intervals_expr(bounds: Sequence[tuple[str, int, int]], reference_genome: str) -> list[hl.Interval]:
-    """Evaluate bounds into Hail Interval objects (the combiner wants evaluated Python objects)."""
-    if not bounds:
-        return []
-    return hl.eval(
-        hl.literal([f"{c}:{s}-{e}" for c, s, e in bounds]).map(
-            lambda x: hl.parse_locus_interval(x, reference_genome=reference_genome, invalid_missing=False)
+    """Closed Hail intervals ``[start, end_exclusive - 1]`` (the form Hail's own partitioner makes: the
+    gVCF reader treats an interval's end as inclusive, so half-open ends would read boundary records twice).
+    """
+    return [
+        hl.Interval(
+            start=hl.Locus(contig=c, position=s, reference_genome=reference_genome),
+            end=hl.Locus(contig=c, position=e - 1, reference_genome=reference_genome),
+            includes_start=True,
+            includes_end=True,
         )
-    )
+        for c, s, e in bounds
+    ]
 
 
 def combine(
