@@ -19,8 +19,10 @@ from callset.registry import Registry, export_research_ids
 
 def run(tmp: Path, batch: str, **kw):
     return run_intake(
-        tmp / "inbox" / batch, out_dir=tmp / "results" / "intake" / batch,
-        registry_path=tmp / "results" / "registry.sqlite", **kw,
+        tmp / "inbox" / batch,
+        out_dir=tmp / "results" / "intake" / batch,
+        registry_path=tmp / "results" / "registry.sqlite",
+        **kw,
     )
 
 
@@ -81,7 +83,12 @@ def test_manifest_row_problems(tmp_path: Path) -> None:
 
 def test_metrics_thresholds(tmp_path: Path) -> None:
     b = tmp_path / "inbox" / "b1"
-    ok = {"mean_coverage": "35", "genome_coverage_20x": "0.95", "aligned_q30_bases": "9e10", "contamination": "0.01"}
+    ok = {
+        "mean_coverage": "35",
+        "genome_coverage_20x": "0.95",
+        "aligned_q30_bases": "9e10",
+        "contamination": "0.01",
+    }
     rows = [
         good_row("HG00187", b, **ok),
         good_row("HG00190", b, **{**ok, "mean_coverage": "29.5", "contamination": "0.05"}),
@@ -151,18 +158,24 @@ def test_duplicate_id_resubmission_and_duplicate_file(tmp_path: Path) -> None:
     # and HG00187's file under another ID
     b2 = inbox / "b2"
     dup_file = copy_gvcf("HG00187", b2 / "other")
-    write_manifest(b2, [
-        good_row("HG00187", b2),
-        good_row("HG00190", b2, resubmission="yes"),
-        {"sample_id": "NEWID", "gvcf": "other/" + dup_file.name},
-        good_row("HG00308", b2, resubmission="yes"),  # flagged but new: accepted as new, with a note
-    ])
+    write_manifest(
+        b2,
+        [
+            good_row("HG00187", b2),
+            good_row("HG00190", b2, resubmission="yes"),
+            {"sample_id": "NEWID", "gvcf": "other/" + dup_file.name},
+            good_row("HG00308", b2, resubmission="yes"),  # flagged but new: accepted as new, with a note
+        ],
+    )
     r2 = run(tmp_path, "b2")
     rep = report(tmp_path, "b2")
     assert rep["HG00187"]["status"] == "rejected"
     assert "duplicate sample_id 'HG00187': already accepted in batch b1" in rep["HG00187"]["reasons"]
     assert rep["HG00190"]["status"] == "accepted"
-    assert "duplicate file: gVCF md5" in rep["NEWID"]["reasons"] and "as HG00187 in batch b1" in rep["NEWID"]["reasons"]
+    assert (
+        "duplicate file: gVCF md5" in rep["NEWID"]["reasons"]
+        and "as HG00187 in batch b1" in rep["NEWID"]["reasons"]
+    )
     assert rep["HG00308"]["status"] == "accepted"
     acc = {r["sample_id"]: r for r in read_accepted(tmp_path / "results" / "intake" / "b2" / "accepted.tsv")}
     assert acc["HG00190"]["resubmission"] == "yes" and acc["HG00190"]["replaces_batch"] == "b1"

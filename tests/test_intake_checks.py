@@ -84,7 +84,11 @@ def test_chunk_boundaries_do_not_change_results(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(checks, "_RAW_CHUNK", 40_001)
     small = scan(BIG, "HG00268")
     assert small.problems == [] and small.extents == ref.extents
-    assert (small.n_records, small.n_variant_records, small.md5) == (ref.n_records, ref.n_variant_records, ref.md5)
+    assert (small.n_records, small.n_variant_records, small.md5) == (
+        ref.n_records,
+        ref.n_variant_records,
+        ref.md5,
+    )
 
 
 def test_edge_gvcfs_from_hail() -> None:
@@ -227,7 +231,10 @@ def test_bad_genotypes(tmp_path: Path) -> None:
 
 def test_wrong_build_grch37_lengths(tmp_path: Path) -> None:
     """An hg19 header (chr22 length 51304566) submitted as GRCh38 is caught."""
-    lines = [x.replace("##contig=<ID=chr22,length=50818468,", "##contig=<ID=chr22,length=51304566,") for x in text_of()]
+    lines = [
+        x.replace("##contig=<ID=chr22,length=50818468,", "##contig=<ID=chr22,length=51304566,")
+        for x in text_of()
+    ]
     s = scan(write_bgzip(lines, tmp_path / "t.g.vcf.gz"))
     assert "chr22 (51304566 vs GRCh38 50818468)" in joined(s) and "wrong reference build" in joined(s)
 

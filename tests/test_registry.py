@@ -10,7 +10,9 @@ from callset.registry import Decision, Registry, export_research_ids
 
 def dec(sid: str, status: str = "accepted", md5: str | None = None, **kw) -> Decision:
     files = (("gvcf", f"/x/{sid}.g.vcf.gz", md5 or sid.ljust(32, "0"), 10),)
-    return Decision(sample_id=sid, status=status, reasons=() if status == "accepted" else ("bad",), files=files, **kw)
+    return Decision(
+        sample_id=sid, status=status, reasons=() if status == "accepted" else ("bad",), files=files, **kw
+    )
 
 
 def test_record_batch_idempotent_and_history(tmp_path: Path) -> None:

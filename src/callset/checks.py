@@ -385,7 +385,8 @@ class _Scanner:
 
     def where(self, line_no: int, chrom: str | None = None, pos: int | None = None) -> str:
         loc = f" ({chrom}:{pos})" if chrom is not None and pos is not None else ""
-        return f"{self.path}: line {line_no} (record {line_no - (self.header.n_lines if self.header else 0)}){loc}"
+        rec = line_no - (self.header.n_lines if self.header else 0)
+        return f"{self.path}: line {line_no} (record {rec}){loc}"
 
     # -- feeding ----------------------------------------------------------------------------------
     def feed(self, text: bytes) -> None:
@@ -442,7 +443,8 @@ class _Scanner:
         elif h.samples[0] != self.sample_id:
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", h.samples[0]):
                 self.out.problems.append(
-                    f"{self.path}: line {h.n_lines}: header sample name {h.samples[0]!r} is not a valid sample ID"
+                    f"{self.path}: line {h.n_lines}: header sample name {h.samples[0]!r} "
+                    "is not a valid sample ID"
                 )
             self.out.problems.append(
                 f"{self.path}: header sample name {h.samples[0]!r} does not match manifest sample_id "
@@ -635,7 +637,8 @@ class _Scanner:
             chrom = bytes(ch[i, : clen[i]]).decode("utf-8", "replace")
             self.problem(
                 "sort",
-                f"{self.where(first_line + i, chrom, int(pos[i]))}: records not sorted (POS {pos[i]} after {prev[i]})",
+                f"{self.where(first_line + i, chrom, int(pos[i]))}: records not sorted "
+                f"(POS {pos[i]} after {prev[i]})",
             )
         if len(unsorted) > self.max_problems + 1:
             self.counts["sort"] += len(unsorted) - self.max_problems - 1
@@ -646,7 +649,8 @@ class _Scanner:
                 if name in self.done_contigs:
                     self.problem(
                         "sort",
-                        f"{self.where(line, chrom, int(pos[rs]))}: records not sorted (contig {chrom} seen before)",
+                        f"{self.where(line, chrom, int(pos[rs]))}: records not sorted "
+                        f"(contig {chrom} seen before)",
                     )
                 if self.last_chrom is not None:
                     self.done_contigs.add(self.last_chrom)
@@ -668,7 +672,8 @@ class _Scanner:
                 if self.header.contigs and chrom not in self.header.contigs:
                     self.problem(
                         "contig",
-                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} is not declared in the header",
+                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} "
+                        "is not declared in the header",
                     )
             self.out.contig_counts[chrom] = self.out.contig_counts.get(chrom, 0) + (re_ - rs)
             p = pos[rs:re_]
@@ -704,7 +709,8 @@ class _Scanner:
         if len(f) < 8:
             self.problem(
                 "format",
-                f"{self.where(line_no)}: only {len(f)} tab-separated columns (8 fixed + FORMAT + sample expected)",
+                f"{self.where(line_no)}: only {len(f)} tab-separated columns "
+                "(8 fixed + FORMAT + sample expected)",
             )
             return 0, 0, False
         try:
@@ -1178,7 +1184,8 @@ def check_cram(
     if wrong_sm:
         sms = sorted({str(rg.get("SM")) for rg in wrong_sm})
         problems.append(
-            f"{path}: {len(wrong_sm)} of {len(rgs)} @RG lines have SM {sms[:3]} (e.g. @RG ID:{wrong_sm[0].get('ID')}), "
+            f"{path}: {len(wrong_sm)} of {len(rgs)} @RG lines have SM {sms[:3]} "
+            f"(e.g. @RG ID:{wrong_sm[0].get('ID')}), "
             f"not the manifest sample_id {sample_id!r}"
         )
     # index

@@ -97,7 +97,8 @@ class IntakeResult:
         n_rej = len(self.samples) - self.n_accepted
         n_notes = sum(len(s.notes) for s in self.samples)
         lines = [
-            f"intake {self.batch_id}: {len(self.samples)} samples, {self.n_accepted} accepted, {n_rej} rejected"
+            f"intake {self.batch_id}: {len(self.samples)} samples, "
+            f"{self.n_accepted} accepted, {n_rej} rejected"
             + (f", {n_notes} notes" if n_notes else "")
             + ("" if self.registry_changed else " (registry already up to date)")
         ]

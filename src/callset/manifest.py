@@ -150,7 +150,8 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         sid = row.sample_id
         if sid and sid in seen:
             row.problems.append(
-                f"{path}: line {row.line}, column sample_id: duplicate sample_id {sid!r} (first on line {seen[sid]})"
+                f"{path}: line {row.line}, column sample_id: duplicate sample_id {sid!r} "
+                f"(first on line {seen[sid]})"
             )
         elif sid:
             seen[sid] = row.line

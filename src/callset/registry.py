@@ -179,7 +179,8 @@ class Registry:
         con = self._connect()
         try:
             rows = con.execute(
-                "SELECT sample_id, research_id, current_batch_id, withdrawn_at FROM participants ORDER BY rowid"
+                "SELECT sample_id, research_id, current_batch_id, withdrawn_at "
+                "FROM participants ORDER BY rowid"
             ).fetchall()
         finally:
             con.close()
@@ -344,7 +345,8 @@ class Registry:
                 ).fetchone()
                 if withdrawn and withdrawn[0]:
                     reasons.append(
-                        f"{where}sample_id {d.sample_id!r} belongs to a participant who withdrew on {withdrawn[0]}"
+                        f"{where}sample_id {d.sample_id!r} belongs to a participant "
+                        f"who withdrew on {withdrawn[0]}"
                     )
                 elif not d.resubmission:
                     reasons.append(
@@ -370,7 +372,8 @@ class Registry:
                 ).fetchone()
                 if dup:
                     reasons.append(
-                        f"duplicate file: gVCF md5 {md5} equals the gVCF accepted as {dup[1]} in batch {dup[0]}"
+                        f"duplicate file: gVCF md5 {md5} equals the gVCF accepted as {dup[1]} "
+                        f"in batch {dup[0]}"
                     )
             status = "accepted" if not reasons else "rejected"
             if (
