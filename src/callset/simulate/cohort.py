@@ -162,11 +162,22 @@ def _sample_task(i: int) -> dict[str, Any]:
 
 
 def _run_samples(n: int, jobs: int) -> list[dict[str, Any]]:
+    """Simulate every sample (forked workers inherit ``_STATE``); results in sample order."""
+    step = max(1, n // 10)
+    results: list[dict[str, Any]] = []
+
+    def collect(it: Any) -> list[dict[str, Any]]:
+        for r in it:
+            results.append(r)
+            if len(results) % step == 0 or len(results) == n:
+                log.info("samples written: %d/%d", len(results), n)
+        return results
+
     if jobs <= 1 or n <= 1:
-        return [_sample_task(i) for i in range(n)]
+        return collect(_sample_task(i) for i in range(n))
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes=min(jobs, n)) as pool:
-        return list(pool.imap(_sample_task, range(n), chunksize=1))
+        return collect(pool.imap(_sample_task, range(n), chunksize=1))
 
 
 def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResult:
