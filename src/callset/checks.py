@@ -271,8 +271,6 @@ _LUT_BASE[np.frombuffer(b"ACGTNacgtn", np.uint8)] = True
 _LUT_ALT = _LUT_BASE.copy()
 _LUT_ALT[np.frombuffer(b",*", np.uint8)] = True
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
-_NON_REF = np.frombuffer(b"<NON_REF>", np.uint8)
-_STAR = np.frombuffer(b"<*>", np.uint8)
 
 
 def _gather(a: np.ndarray, begin: np.ndarray, width: int) -> np.ndarray:
@@ -296,6 +294,57 @@ def _parse_uint(a: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[n
     expo = np.where(valid, length[:, None] - 1 - k, 0)
     vals = (np.where(valid & okd, d, 0).astype(np.int64) * _POW10[np.clip(expo, 0, 18)]).sum(1)
     return vals, ok
+
+
+_U = np.uint64
+_C30 = _U(0x3030303030303030)
+
+
+def _u64view(a: np.ndarray) -> np.ndarray:
+    """Overlapping little-endian view: element ``i`` holds the 8 bytes ``a[i:i+8]``."""
+    return np.ndarray(shape=(max(len(a) - 7, 0),), dtype="<u8", buffer=a, strides=(1,))
+
+
+def _word(text: bytes) -> np.uint64:
+    return _U(int.from_bytes(text.ljust(8, b"\0"), "little"))
+
+
+def _parse8(w: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SWAR parse of ``length`` (1-8) ASCII digits at the low end of each word: ``(values, ok)``."""
+    n = length.astype(np.uint64)
+    w = w << ((_U(8) - n) * _U(8))
+    w = w | np.where(n >= _U(8), _U(0), _C30 >> (np.minimum(n, _U(7)) * _U(8)))
+    ok = ((w & _U(0xF0F0F0F0F0F0F0F0)) == _C30) & (
+        ((w + _U(0x0606060606060606)) & _U(0xF0F0F0F0F0F0F0F0)) == _C30
+    )
+    d = w - _C30
+    d = d * _U(10) + (d >> _U(8))
+    d = (
+        ((d & _U(0x000000FF000000FF)) * _U(100 + (1000000 << 32)))
+        + (((d >> _U(16)) & _U(0x000000FF000000FF)) * _U(1 + (10000 << 32)))
+    ) >> _U(32)
+    return d.astype(np.int64), ok
+
+
+def _parse_uint64(v64: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal integers of 1-16 digits at ``begin`` (via the overlapping word view): ``(values, ok)``."""
+    lim = len(v64) - 1
+    length = length.astype(np.int64)
+    ok = (length >= 1) & (length <= 16) & (begin + np.maximum(length, 8) - 8 <= lim)
+    two = length > 8
+    lo_begin = np.clip(np.where(two, begin + length - 8, begin), 0, lim)
+    lo, ok1 = _parse8(v64[lo_begin], np.clip(np.where(two, 8, length), 1, 8))
+    ok &= ok1
+    if two.any():
+        hi, ok2 = _parse8(v64[np.clip(begin, 0, lim)], np.clip(length - 8, 1, 8))
+        lo = np.where(two, hi * 100_000_000 + lo, lo)
+        ok &= ok2 | ~two
+    return lo, ok
+
+
+_W_END = _word(b"END=")
+_W_NONREF = _word(b"<NON_REF")
+_W_STAR = _word(b"<*>")
 
 
 def _concat_spans(begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -508,9 +557,14 @@ class _Scanner:
         if len(good):
             t = tabs[end_tab[good][:, None] - 9 + np.arange(9)]
             e = nl[good]
-            bad = np.zeros(len(good), bool)
+            v64 = _u64view(a)
+            lim = len(v64) - 1
+            # words are read at field starts: a line whose last field starts in the buffer's last
+            # 8 bytes goes to the detailed check instead
+            bad = t[:, 8] + 1 > lim
+            t = np.minimum(t, lim - 1)
             # POS
-            p, ok = _parse_uint(a, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
+            p, ok = _parse_uint64(v64, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
             bad |= ~ok | (p < 1)
             # REF
             rlen = t[:, 3] - t[:, 2] - 1
@@ -523,13 +577,10 @@ class _Scanner:
                 bad[multi] |= np.add.reduceat(~_LUT_BASE[a[idx]], seg) > 0
             # ALT
             alen = t[:, 4] - t[:, 3] - 1
-            blk = np.zeros(len(good), bool)
-            m9 = np.flatnonzero(alen == 9)
-            if len(m9):
-                blk[m9] = (_gather(a, t[m9, 3] + 1, 9) == _NON_REF).all(1)
-            m3 = np.flatnonzero(alen == 3)
-            if len(m3):
-                blk[m3] = (_gather(a, t[m3, 3] + 1, 3) == _STAR).all(1)
+            aw = v64[t[:, 3] + 1]
+            blk = ((alen == 9) & (aw == _W_NONREF) & (a[np.minimum(t[:, 3] + 9, len(a) - 1)] == 62)) | (
+                (alen == 3) & ((aw & _U(0xFFFFFF)) == _W_STAR)
+            )
             n_alt = np.ones(len(good), np.int64)
             other = np.flatnonzero(~blk)
             bad[other[alen[other] < 1]] = True
@@ -551,11 +602,11 @@ class _Scanner:
                 n_alt[other] = np.add.reduceat(c == 44, seg) + 1
             # INFO: END=<digits> exactly, or no END at all (checked with a regex over the rest)
             ilen = t[:, 7] - t[:, 6] - 1
-            has_end = (ilen > 4) & (_gather(a, t[:, 6] + 1, 4) == np.frombuffer(b"END=", np.uint8)).all(1)
+            has_end = (ilen > 4) & ((v64[t[:, 6] + 1] & _U(0xFFFFFFFF)) == _W_END)
             endv = np.zeros(len(good), np.int64)
             he = np.flatnonzero(has_end)
             if len(he):
-                ev, eok = _parse_uint(a, t[he, 6] + 5, ilen[he] - 4)
+                ev, eok = _parse_uint64(v64, t[he, 6] + 5, ilen[he] - 4)
                 endv[he] = ev
                 bad[he] |= ~eok
             ne = np.flatnonzero(~has_end)
@@ -575,22 +626,27 @@ class _Scanner:
             bad |= blk & ~has_end
             # FORMAT starts with GT
             flen = t[:, 8] - t[:, 7] - 1
-            f3 = _gather(a, t[:, 7] + 1, 3)
-            bad |= ~((f3[:, 0] == 71) & (f3[:, 1] == 84) & ((flen == 2) | (f3[:, 2] == 58)))
+            fw = v64[t[:, 7] + 1]
+            gt_first = (fw & _U(0xFFFF)) == _word(b"GT")
+            bad |= ~(gt_first & ((flen == 2) | (((fw >> _U(16)) & _U(0xFF)) == 58)))
             # sample GT: d[/|]d or d (haploid) or ./.
             slen = e - t[:, 8] - 1
-            g4 = _gather(a, t[:, 8] + 1, 4)
-            dig0 = (g4[:, 0] >= 48) & (g4[:, 0] <= 57)
-            dig2 = (g4[:, 2] >= 48) & (g4[:, 2] <= 57)
-            sep = (g4[:, 1] == 47) | (g4[:, 1] == 124)
-            term3 = (slen == 3) | (g4[:, 3] == 58)
-            term1 = (slen == 1) | (g4[:, 1] == 58)
+            gw = v64[t[:, 8] + 1]
+            g0 = (gw & _U(0xFF)).astype(np.int64)
+            g1 = ((gw >> _U(8)) & _U(0xFF)).astype(np.int64)
+            g2 = ((gw >> _U(16)) & _U(0xFF)).astype(np.int64)
+            g3 = ((gw >> _U(24)) & _U(0xFF)).astype(np.int64)
+            dig0 = (g0 >= 48) & (g0 <= 57)
+            dig2 = (g2 >= 48) & (g2 <= 57)
+            sep = (g1 == 47) | (g1 == 124)
+            term3 = (slen == 3) | ((slen > 3) & (g3 == 58))
+            term1 = (slen == 1) | ((slen > 1) & (g1 == 58))
             dip = dig0 & sep & dig2 & term3
             hap = dig0 & term1
-            miss = (g4[:, 0] == 46) & sep & (g4[:, 2] == 46) & term3
+            miss = (g0 == 46) & sep & (g2 == 46) & term3
             n_all = n_alt + 1
-            a0 = g4[:, 0].astype(np.int64) - 48
-            a1 = g4[:, 2].astype(np.int64) - 48
+            a0 = g0 - 48
+            a1 = g2 - 48
             gt_ok = (dip & (a0 < n_all) & (a1 < n_all)) | (hap & (a0 < n_all)) | miss
             bad |= ~gt_ok | (slen < 1)
             flag[good[bad]] = True

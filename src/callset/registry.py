@@ -23,7 +23,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -130,11 +130,44 @@ class Registry:
         self.path = Path(path)
         self.timeout = timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(_DDL)
-            con.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+        con = self._connect()
+        try:
+            if self._schema_version(con) != SCHEMA_VERSION:
+                self._create(con)
+        finally:
+            con.close()
+
+    @staticmethod
+    def _schema_version(con: sqlite3.Connection) -> int | None:
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return int(row[0]) if row else None
+
+    def _create(self, con: sqlite3.Connection) -> None:
+        """Create or upgrade the schema in one transaction (one fsync, not one per statement)."""
+        con.execute("PRAGMA journal_mode = WAL")  # readers never block the writer; one WAL fsync per commit
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if self._schema_version(con) != SCHEMA_VERSION:  # another job may have won the race
+                for stmt in _DDL.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                # v1 -> v2: batches registered before batch_state existed keep their registration order
+                con.execute(
+                    "INSERT INTO batch_state (batch_id, seq, decisions_md5) "
+                    "SELECT batch_id, ROW_NUMBER() OVER (ORDER BY registered_at, batch_id), '' FROM batches "
+                    "WHERE NOT EXISTS (SELECT 1 FROM batch_state)"
+                )
+                con.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
