@@ -184,6 +184,26 @@ def test_gvcfs_pass_intake_scan(manifest: dict[str, dict[str, str]]) -> None:
         scan = checks.scan_gvcf(path, sample_id=sid, reference=ref)
         assert scan.problems == [], scan.problems
         assert checks.check_bgzf_eof(path) == []
+        if hasattr(checks, "check_gvcf_index"):
+            problems, _, rebuild = checks.check_gvcf_index(path, scan)
+            assert problems == [] and not rebuild
+
+
+def test_crams_pass_intake_check(cohort: Path, manifest: dict[str, dict[str, str]]) -> None:
+    checks = pytest.importorskip("callset.checks")
+    if not hasattr(checks, "check_cram"):
+        pytest.skip("intake has no CRAM check yet")
+    from callset.reference import load_reference
+
+    cfg = yaml.safe_load((cohort / "config.yaml").read_text())
+    crams = [(s, Path(r["_dir"]) / r["cram"]) for s, r in manifest.items() if r["cram"]]
+    assert crams
+    for sid, path in crams:
+        problems, _ = checks.check_cram(
+            path, sample_id=sid, reference=load_reference("GRCh38"),
+            reference_fasta=cfg["intake"]["reference_fasta"],
+        )
+        assert problems == [], problems
 
 
 def test_gvcf_structure(cohort: Path, manifest: dict[str, dict[str, str]]) -> None:

@@ -396,6 +396,8 @@ def _write_config(
         "results": str(out / "results"),
         "release": opts.release,
         "reference_genome": "GRCh38",
+        # CRAM @SQ M5 tags are those of the simulated FASTA: let intake check them against it
+        "intake": {"reference_fasta": str(fasta)},
         "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
         "simulation": {
             "fasta": str(fasta),
