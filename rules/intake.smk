@@ -24,6 +24,8 @@ rule intake_batch:
         thresholds=config["intake"]["thresholds"],
         require_metrics=config["intake"]["require_metrics"],
         reference_fasta=config["intake"].get("reference_fasta"),
+    conda:
+        "../envs/vcf.yaml"
     script:
         "../scripts/intake_batch.py"
 
@@ -42,5 +44,7 @@ rule research_ids:
         mem_mb=500,
     params:
         registry=REGISTRY,
+    conda:
+        "../envs/vcf.yaml"
     script:
         "../scripts/intake_research_ids.py"

@@ -21,5 +21,7 @@ rule combine_batch:
         work_dir=lambda wc: str(RESULTS / "joint" / "_work" / wc.batch),
         index=lambda wc: BATCHES.index(wc.batch),
         combiner=config["combiner"],
+    conda:
+        "../envs/hail.yaml"
     script:
         "../scripts/joint_call_combine.py"

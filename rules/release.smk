@@ -22,5 +22,7 @@ rule release:
         release=config["release"],
         registry=REGISTRY,
         options=config["release_options"],
+    conda:
+        "../envs/hail.yaml"
     script:
         "../scripts/release_write.py"

@@ -81,7 +81,7 @@ def run_snakemake(
     """Run the workflow in its own working directory (own .snakemake/ metadata and locks)."""
     cmd = [
         str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--cores", "2", "--configfile", str(configfile), *extra,
+        "--cores", "2", *extra, "--configfile", str(configfile),  # --configfile takes several values: last
     ]
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
