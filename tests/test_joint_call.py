@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import TESTDATA, chr22_gvcf, make_batch
 
 from callset.joint_call import import_interval_bounds, merge_extents
 from callset.reference import load_reference
 from callset.workflow import batch_order
-from conftest import TESTDATA, chr22_gvcf, make_batch
 
 GRCH38 = load_reference("GRCh38")
 FIVE = ["HG00187", "HG00190", "HG00308", "HG00313", "HG00320"]
@@ -105,7 +105,8 @@ def test_combined_vds_matches_hails_reference_vds(hail_session, tmp_path: Path):
 
     sites_ours, sites_theirs = sites(ours), sites(theirs)
     assert sites_ours == sites_theirs and len(sites_ours) > 50
-    res = _compare(hl, _dense_gt(hl, str(step / "vds")), _dense_gt(hl, str(TESTDATA / "vds" / "1kg_chr22_5_samples.vds")))
+    reference_vds = str(TESTDATA / "vds" / "1kg_chr22_5_samples.vds")
+    res = _compare(hl, _dense_gt(hl, str(step / "vds")), _dense_gt(hl, reference_vds))
     assert res.diff == 0, res.examples
     assert res.n > 300
 

@@ -18,9 +18,10 @@ RIDS = {s: f"CS{i:09d}" for i, s in enumerate(SAMPLES, 1)}
 
 
 def _cohort(tmp: Path, size: int) -> str:
+    from conftest import make_batch
+
     from callset.intake import run_intake
     from callset.joint_call import combine_batch
-    from conftest import make_batch
 
     d = make_batch(tmp / "inbox", "b1", SAMPLES)
     run_intake(d, out_dir=tmp / "intake", registry_path=tmp / "registry.sqlite")

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, VENV_BIN, chr22_gvcf, make_batch, run_snakemake, write_config
 
 B1 = ["HG00187", "HG00308", "HG00590"]
@@ -119,7 +118,7 @@ def test_run_outputs_reports_logs_and_summary(pipeline):
     step_b = json.loads((results / "joint" / "cohort" / "batch_b" / "cohort.json").read_text())
     assert step_b["previous"] == "batch_a" and step_b["samples_added"] == B2
     assert "combining 3 gVCFs with cohort VDS" in (results / "logs" / "joint_call" / "batch_b.log").read_text()
-    assert f"samples:  6" in proc.stderr and "shards:" in proc.stderr
+    assert "samples:  6" in proc.stderr and "shards:" in proc.stderr
     # nothing under releases/ names a center sample ID in plain text
     for p in release.rglob("*"):
         if p.is_file() and p.suffix in {".json", ".tsv"}:
@@ -229,6 +228,7 @@ def test_dry_run_and_lint_on_the_demo_config(tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "combine_batch" in dry.stdout and "release" in dry.stdout
     assert not (tmp_path / "results").exists()
-    lint = subprocess.run([*cmd[:-2], "--lint", *cmd[-2:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    lint = subprocess.run([*cmd[:-2], "--lint", *cmd[-2:]], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
     assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout[-3000:]

@@ -46,7 +46,6 @@ def setup_hail(
     :param reference_genome: default reference genome for loci.
     """
     import hail as hl
-
     from hail.utils.java import Env
 
     if Env._hc is not None:  # already initialised (e.g. the pytest session); hl.current_backend() would

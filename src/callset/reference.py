@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from callset.errors import ConfigError
@@ -34,12 +34,12 @@ class Reference:
         return _ranks(self.name).get(contig, len(self.lengths))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ranks(name: str) -> dict[str, int]:
     return {c: i for i, c in enumerate(load_reference(name).lengths)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_reference(name: str) -> Reference:
     """Load a bundled reference by name (``GRCh38`` or ``GRCh37``)."""
     path = RESOURCES / "reference" / f"{name}.contigs.tsv"

@@ -202,8 +202,8 @@ def digest_of(files: Iterable[Mapping[str, Any]]) -> str:
 
 
 def software_versions() -> dict[str, str]:
-    import pyspark
     import pysam
+    import pyspark
 
     versions = {
         "callset": __version__,
