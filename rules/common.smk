@@ -34,6 +34,11 @@ wildcard_constraints:
     batch="|".join(map(re.escape, BATCHES)),
 
 
+def is_activated(stage):
+    """Whether an optional stage (sample_qc, variant_qc) is switched on in the config."""
+    return bool(config.get(stage, {}).get("activate", False))
+
+
 def spark_params():
     """Spark settings for Hail rules (turned into hl.init arguments by callset.hail_setup)."""
     return dict(
