@@ -109,6 +109,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="skip DIR/truth_genotypes.vcf.bgz")
     s.add_argument("--cram-samples", type=int, default=0, help="write CRAMs for the first K samples")
     s.add_argument("--cram-region-size", type=int, default=20_000, help="bp per window covered by CRAMs")
+    v = p.add_argument_group("variant QC truth")
+    v.add_argument("--genes", type=int, default=0,
+                   help="synthetic protein-coding genes on the autosomal window (writes reference/genes.gff3)")
+    v.add_argument("--artefacts", type=int, default=0,
+                   help="planted artefact sites (strand bias, low MQ, low QD) listed in artefacts.tsv")
     p.add_argument("--release", default="v1", help="release name written to config.yaml")
     p.add_argument("--jobs", type=int, default=0, help="worker processes (default: up to 2)")
 
@@ -137,7 +142,7 @@ def options_from_args(args: argparse.Namespace) -> SimulationOptions:
             "low_coverage_range",
             "panel_per_ancestry", "cram_samples", "cram_region_size", "gq_bands", "error_rate", "jobs",
             "hemizygous", "truth_genotypes",
-            "release",
+            "release", "genes", "artefacts",
         )
     }
     for k in ("mutation_rate", "recombination_rate", "ancestry_proportions"):

@@ -26,8 +26,10 @@ import numpy as np
 import pysam
 import yaml
 
+from callset.simulate.artefacts import ArtefactSite, plan_artefacts, write_artefacts_tsv
 from callset.simulate.cram import write_cram
 from callset.simulate.fasta import contig_sequences, write_fasta
+from callset.simulate.genes import Gene, apply_genes, design_genes, write_gff3
 from callset.simulate.genetics import (
     ANCESTRIES,
     DEFAULT_MUTATION_RATE,
@@ -97,6 +99,8 @@ class SimulationOptions:
     recombination_rate: float = DEFAULT_RECOMBINATION_RATE
     jobs: int = 0
     release: str = "v1"
+    genes: int = 0
+    artefacts: int = 0
 
     def anomaly_counts(self) -> AnomalyCounts:
         base = AnomalyCounts.from_rate(self.samples, self.anomaly_rate, x0=self.x0, xxy=self.xxy)
@@ -139,9 +143,12 @@ def _sample_task(i: int) -> dict[str, Any]:
     batch_dir: Path = st["inbox"] / s.batch_id
     model = ReadModel(error_rate=opts.error_rate)
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6FCF, i]))
+    arts = st["artefacts_of"].get(i, [])
+    arng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27, i])) if arts else None
     gv = write_gvcf(
         batch_dir / f"{s.sample_id}.g.vcf.gz", s.sample_id, st["header"], genetics, genome, cont,
         s.contamination, s.coverage, rng, model=model, edges=st["edges"], hemizygous=opts.hemizygous,
+        artefacts=arts, artefact_rng=arng,
     )
     out = {
         "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
@@ -206,12 +213,34 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         for w in windows
     ]
     genomes = build_genomes(plan, genetics, seed=opts.seed)
+    autosome = next(g for g in genetics if g.window.kind == "autosome")
+    genes: list[Gene] = []
+    if opts.genes:
+        w = autosome.window
+        genes = design_genes(w.contig, w.start, w.length, opts.genes,
+                             np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E5])))
+        n_changed = apply_genes(autosome, genes, np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E6])))
+        log.info("%d synthetic genes on %s (%d simulated sites took a new REF)", len(genes), w.interval, n_changed)
+    artefacts = plan_artefacts(
+        autosome, opts.artefacts, len(plan.samples), np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27E]))
+    )
+    artefacts_of: dict[int, list[ArtefactSite]] = {}
+    for a in artefacts:
+        for i in a.carriers:
+            artefacts_of.setdefault(i, []).append(a)
 
     ref_dir = out / "reference"
     ref_dir.mkdir(parents=True, exist_ok=True)
     fasta = ref_dir / "sim.fa.gz"
     md5s = write_fasta(fasta, contig_sequences(genetics, lengths))
     _write_bed(ref_dir / "windows.bed", windows)
+    extras: dict[str, Path] = {}
+    if genes:
+        extras["gff3"] = write_gff3(ref_dir / "genes.gff3", genes, lengths)
+    if opts.artefacts:
+        extras["artefacts"] = write_artefacts_tsv(
+            out / "artefacts.tsv", artefacts, genetics, [s.sample_id for s in plan.samples]
+        )
     for b in plan.batches:
         (inbox / b).mkdir(parents=True, exist_ok=True)
 
@@ -221,6 +250,7 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         opts=opts, plan=plan, genomes=genomes, genetics=genetics, inbox=inbox, fasta=fasta, md5s=md5s,
         lengths=lengths, header=gvcf_header(lengths, bands=opts.gq_bands, note=f"seed={opts.seed}"),
         edges=band_edges(opts.gq_bands), by_id={s.sample_id: s for s in plan.samples},
+        artefacts_of=artefacts_of,
     )
     try:
         results = _run_samples(len(plan.samples), jobs)
@@ -232,7 +262,7 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
     panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
     if opts.truth_genotypes:
         _write_truth_genotypes(out / "truth_genotypes.vcf.bgz", plan, genomes, genetics, lengths)
-    config = _write_config(out, opts, windows, panel, truth, fasta)
+    config = _write_config(out, opts, windows, panel, truth, fasta, extras)
     n_rec = sum(r["n_records"] for r in results)
     return SimulationResult(
         out=out, config=config, truth=truth, manifests=manifests, panel=panel, fasta=fasta,
@@ -389,7 +419,8 @@ def _write_bed(path: Path, windows: list[Window]) -> None:
 
 
 def _write_config(
-    out: Path, opts: SimulationOptions, windows: list[Window], panel: Path, truth: Path, fasta: Path
+    out: Path, opts: SimulationOptions, windows: list[Window], panel: Path, truth: Path, fasta: Path,
+    extras: dict[str, Path] | None = None,
 ) -> Path:
     cfg = {
         "inbox": str(out / "inbox"),
@@ -410,6 +441,13 @@ def _write_config(
             "options": _plain(asdict(opts)),
         },
     }
+    extras = extras or {}
+    if extras:  # only with --genes / --artefacts, so default output is unchanged
+        cfg["simulation"].update({k: str(v) for k, v in extras.items()})  # type: ignore[union-attr]
+        # variant QC inputs: gene models on the simulated FASTA; the panel's sites as known-good training
+        # sites for the learned filter (like HapMap/1000G resources for VQSR/VETS)
+        cfg["variant_qc"] = {"fasta": str(fasta), "gff3": str(extras["gff3"]) if "gff3" in extras else None,
+                             "training_sites": str(panel)}
     path = out / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
     return path

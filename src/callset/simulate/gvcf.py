@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pysam
 
+from callset.simulate.artefacts import ArtefactSite, artefact_record
 from callset.simulate.genetics import WindowGenetics
 from callset.simulate.genomes import Genome
 from callset.simulate.header import BAND_PRESETS, band_edges, gvcf_header
@@ -112,11 +114,14 @@ def alt_fraction(copies: list[np.ndarray], n_sites: int) -> np.ndarray:
 def simulate_window_calls(
     g: WindowGenetics, self_copies: list[np.ndarray], cont_copies: list[np.ndarray],
     contamination: float, coverage: float, rng: np.random.Generator, model: ReadModel,
-    edges: np.ndarray, *, ploidy: int = 2,
+    edges: np.ndarray, *, ploidy: int = 2, artefacts: Sequence[ArtefactSite] = (),
+    artefact_rng: np.random.Generator | None = None,
 ) -> tuple[list[tuple[int, str]], np.ndarray, int]:
     """Simulate one window for one sample; returns ``(pos, line)`` records, the depth track and #variants.
 
-    ``ploidy`` is the calling ploidy (1 = hemizygous calls ``0``/``1``, 2 = diploid calls)."""
+    ``ploidy`` is the calling ploidy (1 = hemizygous calls ``0``/``1``, 2 = diploid calls). ``artefacts``
+    are planted artefactual calls of this sample in this window (drawn with ``artefact_rng``, so the
+    genuine calls are the same with or without them)."""
     w = g.window
     e = model.error_rate
     a = contamination if cont_copies else 0.0
@@ -162,6 +167,8 @@ def simulate_window_calls(
     band = np.searchsorted(edges, gqpos, side="right") - 1
     isvar = np.zeros(w.length, dtype=bool)
     isvar[pos[var]] = True
+    for a in artefacts:
+        isvar[a.offset] = True
     change = np.empty(w.length, dtype=bool)
     change[0] = True
     change[1:] = (band[1:] != band[:-1]) | isvar[1:] | isvar[:-1]
@@ -222,6 +229,11 @@ def simulate_window_calls(
                 f"{c}\t{int(pos[i]) + off}\t.\t{ref_c[j]}\t{alt_c[j]},<NON_REF>\t{q0:.2f}\t.\t{info}\t"
                 f"GT:AD:DP:GQ:PL:SB\t{fmt}",
             ))
+    if artefacts:
+        arng = artefact_rng if artefact_rng is not None else rng
+        for a in artefacts:
+            line = artefact_record(a, c, a.offset + off, int(depth[a.offset]), arng, error_rate=e)
+            records.append((a.offset, line))
     records.sort(key=lambda t: t[0])
     return records, depth, int(vi.size)
 
@@ -230,13 +242,14 @@ def write_gvcf(
     path: Path, sample_id: str, header: str, genetics: list[WindowGenetics], genome: Genome,
     contaminant: Genome | None, contamination: float, coverage: float, rng: np.random.Generator,
     *, model: ReadModel, edges: np.ndarray, autosome: str = "autosome", hemizygous: str = "haploid",
+    artefacts: Sequence[ArtefactSite] = (), artefact_rng: np.random.Generator | None = None,
 ) -> GvcfResult:
     """Simulate and write one bgzipped, tabix-indexed gVCF; return its md5 and coverage metrics.
 
     ``hemizygous="haploid"`` (default) calls single-copy chrX non-PAR / chrY windows with ploidy 1
     (GT ``0``/``1``, as DRAGEN or HaplotypeCaller ``--sample-ploidy 1``); ``"diploid"`` calls everything
     with ploidy 2 like HaplotypeCaller's default, so a hemizygous ALT shows as ``1/1`` at half depth and
-    read errors give occasional ``0/1``.
+    read errors give occasional ``0/1``. ``artefacts`` are this sample's planted artefact calls (any window).
     """
     path = Path(path)
     n_rec = n_var = 0
@@ -251,7 +264,8 @@ def write_gvcf(
             single = g.window.kind in ("x_nonpar", "y") and len(genome[name]) == 1
             ploidy = 1 if (single and hemizygous == "haploid") else 2
             records, depth, nv = simulate_window_calls(
-                g, genome[name], cont, contamination, coverage, rng, model, edges, ploidy=ploidy
+                g, genome[name], cont, contamination, coverage, rng, model, edges, ploidy=ploidy,
+                artefacts=[a for a in artefacts if a.window == name], artefact_rng=artefact_rng,
             )
             fh.write(("\n".join(line for _, line in records) + "\n").encode())
             n_rec += len(records)
