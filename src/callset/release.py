@@ -23,7 +23,7 @@ import math
 import os
 import platform
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,12 +147,20 @@ def compute_shards(
     return shards
 
 
+ShardAnnotator = Callable[[hl.MatrixTable], hl.MatrixTable]
+
+
 def dense_shard_mt(
-    vds: hl.vds.VariantDataset, shard: Shard, *, reference_genome: str = "GRCh38"
+    vds: hl.vds.VariantDataset,
+    shard: Shard,
+    *,
+    reference_genome: str = "GRCh38",
+    shard_annotator: ShardAnnotator | None = None,
 ) -> hl.MatrixTable:
     """Dense, split MatrixTable of one shard with entries GT/AD/DP/GQ and rows variant_qc, AC/AN/AF.
 
-    Sites where no released sample carries the alternate allele (AC == 0) are dropped.
+    Sites where no released sample carries the alternate allele (AC == 0) are dropped. ``shard_annotator``
+    (e.g. variant QC: genotype filter, frequencies, site annotations) is applied last, before writing.
     """
     part = hl.vds.filter_intervals(
         vds, hl.literal([shard.interval_expr(reference_genome)]), split_reference_blocks=False
@@ -169,7 +177,8 @@ def dense_shard_mt(
     mt = hl.split_multi_hts(mt)
     mt = hl.variant_qc(mt)
     mt = mt.annotate_rows(AC=mt.variant_qc.AC[1], AN=mt.variant_qc.AN, AF=mt.variant_qc.AF[1])
-    return mt.filter_rows(mt.AC > 0)
+    mt = mt.filter_rows(mt.AC > 0)
+    return shard_annotator(mt) if shard_annotator is not None else mt
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -221,6 +230,153 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
+# --- sample QC inputs, auxiliary tables, previous release, notes ---------------------------------
+
+AUX_TABLES = ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples")
+
+
+def _read_tsv(path: str | os.PathLike[str]) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+def _to_research_ids(df: Any, path: str, research_ids: Mapping[str, str], cols: Sequence[str]) -> Any:
+    """Express the ID columns ``cols`` of a QC table in research IDs (tables keyed by sample_id are mapped)."""
+    known = set(research_ids.values())
+    for col in cols:
+        if col not in df.columns:
+            raise ReleaseError(f"{path}: missing column {col!r} (have {list(df.columns)})")
+        vals = df[col]
+        if len(vals) and not vals.isin(known).any() and vals.isin(set(research_ids)).any():
+            df[col] = vals.map(lambda v: research_ids.get(v, v))
+    return df
+
+
+def read_sample_qc(path: str, research_ids: Mapping[str, str]) -> Any:
+    """``sample_qc.tsv`` with a ``research_id`` column (a ``sample_id`` key is mapped to research IDs)."""
+    df = _read_tsv(path)
+    if "research_id" not in df.columns and "sample_id" in df.columns:
+        df = df.rename(columns={"sample_id": "research_id"})
+    df = _to_research_ids(df, path, research_ids, ["research_id"])
+    for col in ("hard_filter_reasons",):
+        if col not in df.columns:
+            raise ReleaseError(f"{path}: missing column {col!r} (have {list(df.columns)})")
+    return df
+
+
+def write_aux_tables(
+    qc_tables: Mapping[str, str], out_dir: Path, released: set[str], research_ids: Mapping[str, str]
+) -> list[str]:
+    """Copy the sample QC tables into ``aux/``, keeping only released research IDs (pairs: both released)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in AUX_TABLES:
+        src = qc_tables.get(name)
+        if not src:
+            continue
+        df = _read_tsv(src)
+        if name == "related_pairs":
+            df = _to_research_ids(df, src, research_ids, ["id1", "id2"])
+            df = df[df["id1"].isin(released) & df["id2"].isin(released)]
+        else:
+            if "research_id" not in df.columns and "sample_id" in df.columns:
+                df = df.rename(columns={"sample_id": "research_id"})
+            df = _to_research_ids(df, src, research_ids, ["research_id"])
+            df = df[df["research_id"].isin(released)]
+        df.to_csv(out_dir / f"{name}.tsv", sep="\t", index=False)
+        written.append(f"{name}.tsv")
+        log.info("aux/%s.tsv: %d rows (released samples only)", name, len(df))
+    return written
+
+
+def find_previous_release(releases_dir: Path, release: str) -> Path | None:
+    """The most recently created finished release under ``releases_dir`` other than ``release``."""
+    found = []
+    for d in releases_dir.iterdir() if releases_dir.is_dir() else []:
+        m = d / "manifest.json"
+        if d.name == release or d.name.startswith(".") or not m.is_file():
+            continue
+        try:
+            found.append((json.loads(m.read_text()).get("created", ""), d.name, d))
+        except json.JSONDecodeError:
+            log.warning("%s: unreadable manifest, not a previous release", m)
+    return max(found)[2] if found else None
+
+
+def _release_rows(root: Path, manifest: Mapping[str, Any]) -> hl.Table | None:
+    tables = [hl.read_matrix_table(str(root / s["path"])).rows() for s in manifest["shards"]]
+    if not tables:
+        return None
+    tables = [t.select(filters=t.filters if "filters" in t.row else hl.missing(hl.tset(hl.tstr))) for t in tables]
+    return tables[0].union(*tables[1:])
+
+
+def compare_releases(old_root: Path, old: Mapping[str, Any], new_root: Path, new: Mapping[str, Any]) -> dict[str, Any]:
+    """Samples added/removed (counts), variants added/removed and per-filter counts, old vs new."""
+    def samples(root: Path) -> set[str]:
+        return set((root / "samples.tsv").read_text().split()[1:])
+
+    s_old, s_new = samples(old_root), samples(new_root)
+    out: dict[str, Any] = {"samples_added": len(s_new - s_old), "samples_removed": len(s_old - s_new)}
+    a, b = _release_rows(old_root, old), _release_rows(new_root, new)
+    if a is None or b is None:
+        out.update(variants_added=new["n_variants"] if a is None else 0, variants_removed=0 if a is None else
+                   old["n_variants"])
+        return out
+
+    def filter_counts(t: hl.Table) -> dict[str, int]:
+        flt = hl.coalesce(t.filters, hl.empty_set(hl.tstr))
+        return dict(t.aggregate(hl.agg.explode(lambda f: hl.agg.counter(f), flt)))
+
+    ka, kb = a.select(), b.select()
+    out["variants_added"] = kb.anti_join(ka).count()
+    out["variants_removed"] = ka.anti_join(kb).count()
+    out["filters_old"] = filter_counts(a)
+    out["filters_new"] = filter_counts(b)
+    return out
+
+
+def release_notes(manifest: Mapping[str, Any], diff: Mapping[str, Any] | None, previous: str | None) -> str:
+    """RELEASE_NOTES.md: what the release holds and what changed since the previous one (counts only)."""
+    lines = [f"# Release {manifest['release']}", "", f"Created {manifest['created']} ({manifest['reference_genome']}); "
+             f"input batches: {', '.join(manifest['input_batches'])}.", "",
+             "## Contents", "",
+             f"- samples: {manifest['n_samples']}",
+             f"- withdrawn participants left out: {manifest['n_withdrawn_excluded']}",
+             f"- samples failing sample-QC hard filters left out: {manifest['n_hard_filtered_excluded']}"
+             + ("" if manifest["sample_qc"]["applied"] else " (sample QC not run for this release)"),
+             f"- variants (split): {manifest['n_variants']} in {len(manifest['shards'])} shards"]
+    for name, cs in manifest.get("callsets", {}).items():
+        note = f" — {cs['note']}" if cs.get("note") else ""
+        lines.append(f"- smaller callset `{name}`: {cs['n_variants']} variants in {len(cs['shards'])} shards{note}")
+    for name, why in manifest.get("callsets_skipped", {}).items():
+        lines.append(f"- smaller callset `{name}` not written: {why}")
+    lines += ["", "## Changes since the previous release", ""]
+    if previous is None or diff is None:
+        lines.append("First release: no previous release found.")
+    else:
+        lines += [f"Compared with `{previous}`:", "",
+                  f"- samples added: {diff['samples_added']}",
+                  f"- samples no longer released (withdrawn or failing QC; counted, not named): "
+                  f"{diff['samples_removed']}",
+                  f"- variants added: {diff['variants_added']}",
+                  f"- variants removed: {diff['variants_removed']}"]
+        fo, fn = diff.get("filters_old", {}), diff.get("filters_new", {})
+        for f in sorted(set(fo) | set(fn)):
+            lines.append(f"- variants with filter `{f}`: {fo.get(f, 0)} -> {fn.get(f, 0)}")
+        if not (fo or fn):
+            lines.append("- site filters: none in either release")
+    return "\n".join(lines) + "\n"
+
+
+def _rm(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
 def write_release(
     *,
     cohort_vds: str,
@@ -233,13 +389,37 @@ def write_release(
     target_variants_per_shard: int = 100_000,
     ref_block_max_length: int = 1000,
     drop_gq0_reference_blocks: bool = True,
+    shard_annotator: ShardAnnotator | None = None,
+    qc_tables: Mapping[str, str] | None = None,
+    exclude_hard_filtered: bool = True,
+    smaller_callsets: Sequence[str] = (),
+    acaf: Mapping[str, Any] | None = None,
+    exome_gene_model: str | None = None,
+    exome_padding: int = 15,
+    exports: Sequence[str] = (),
+    public_summary: bool = False,
+    suppress_below: int = 20,
 ) -> dict[str, Any]:
     """Write a complete release atomically and return its manifest.
 
     :param research_ids: sample_id -> research_id for every accepted participant in the cohort.
     :param withdrawn: sample_ids to leave out.
+    :param shard_annotator: applied to each dense shard before writing (variant QC); when it provides no
+        ``freq`` row field, cohort frequencies (``all`` + ancestry groups from sample QC) are added.
+    :param qc_tables: sample QC outputs (``sample_qc``, ``related_pairs``, ``ancestry_preds``,
+        ``flagged_samples`` -> TSV path); None when sample QC is not activated.
+    :param exclude_hard_filtered: leave out samples with non-empty ``hard_filter_reasons``.
+    :param smaller_callsets: any of ``acaf``, ``exome``, ``clinvar`` (see :mod:`callset.products`).
+    :param acaf: ``{min_ac, min_af}`` thresholds of the ACAF callset.
+    :param exome_gene_model: GFF3 whose exons (padded by ``exome_padding``) define the exome callset;
+        the exome callset is skipped without one.
+    :param exports: formats of each smaller-callset shard: ``vcf``, ``plink``, ``bgen``.
+    :param public_summary: write ``public/variant_summary.tsv.bgz`` with counts 1..``suppress_below`` hidden.
     :raises ReleaseError: the release exists already, or no sample is left.
     """
+    from callset.products import callset_filters, ensure_frequencies, export_shard, read_exon_intervals
+    from callset.public import write_public_summary
+
     final = Path(release_dir)
     if (final / "manifest.json").exists():
         raise ReleaseError(f"{final}: release {release!r} exists and releases are immutable; name a new release")
@@ -255,10 +435,25 @@ def write_release(
     missing = sorted(in_cohort - set(research_ids))
     if missing:
         raise ReleaseError(f"{cohort_vds}: {len(missing)} cohort samples have no research ID, e.g. {missing[:5]}")
+    n_withdrawn = len(in_cohort & withdrawn)
+
+    ancestry: dict[str, str] = {}
+    n_hard_filtered = 0
+    if qc_tables and qc_tables.get("sample_qc"):
+        qc = read_sample_qc(qc_tables["sample_qc"], research_ids)
+        failed = set(qc.loc[qc["hard_filter_reasons"].str.strip() != "", "research_id"])
+        if exclude_hard_filtered:
+            before = len(keep)
+            keep = {s: r for s, r in keep.items() if r not in failed}
+            n_hard_filtered = before - len(keep)
+        if "ancestry" in qc.columns:
+            ancestry = {r: a for r, a in zip(qc["research_id"], qc["ancestry"], strict=True) if a}
     if not keep:
         raise ReleaseError("no samples left to release")
-    n_withdrawn = len(in_cohort & withdrawn)
-    log.info("release %s: %d samples (%d withdrawn left out)", release, len(keep), n_withdrawn)
+    released = set(keep.values())
+    ancestry = {r: a for r, a in ancestry.items() if r in released}
+    log.info("release %s: %d samples (%d withdrawn, %d failing hard filters left out)", release, len(keep),
+             n_withdrawn, n_hard_filtered)
 
     vds_path = partial / "vds"
     prepare_release_vds(
@@ -268,18 +463,74 @@ def write_release(
     shards = compute_shards(rvds, target_variants=target_variants_per_shard, reference=reference)
     log.info("release %s: %d shards planned (target %d variants each)", release, len(shards), target_variants_per_shard)
 
+    acaf = dict(acaf or {})
+    skipped: dict[str, str] = {}
+    exome_ivs = None
+    if "exome" in smaller_callsets:
+        if exome_gene_model:
+            exome_ivs = read_exon_intervals(exome_gene_model, padding=exome_padding, contig_lengths=reference.lengths)
+        else:
+            skipped["exome"] = "no gene model configured (release_options.exome_gene_model)"
+    filters = callset_filters(
+        acaf_min_ac=acaf.get("min_ac", 100), acaf_min_af=acaf.get("min_af", 0.01), exome_intervals=exome_ivs,
+        reference_genome=reference.name, names=smaller_callsets,
+    )
+    callsets: dict[str, dict[str, Any]] = {name: {"path": name, "shards": []} for name in filters}
+
     shard_entries = []
+    has_clinvar = False
     for i, shard in enumerate(shards, 1):
         rel = f"mt/shard_{i:05d}.mt"
-        dense_shard_mt(rvds, shard, reference_genome=reference.name).write(str(partial / rel))
-        n = hl.read_matrix_table(str(partial / rel)).count_rows()
+        mt = dense_shard_mt(rvds, shard, reference_genome=reference.name, shard_annotator=shard_annotator)
+        if filters or public_summary:
+            mt = ensure_frequencies(mt, ancestry)
+        mt.write(str(partial / rel))
+        mt = hl.read_matrix_table(str(partial / rel))
+        has_clinvar = "clinvar" in mt.row
+        n = mt.count_rows()
         files = file_inventory(partial, rel)
         shard_entries.append({
             "path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n, "checksum": digest_of(files),
         })
         log.info("[%d/%d] shard %s: %d variants", i, len(shards), shard.interval, n)
+        for name, filt in filters.items():
+            crel = f"{name}/mt/shard_{i:05d}.mt"
+            filt(mt).write(str(partial / crel))
+            sub = hl.read_matrix_table(str(partial / crel))
+            n_sub = sub.count_rows()
+            if n_sub == 0:
+                _rm(partial / crel)
+                continue
+            entry: dict[str, Any] = {"path": crel, "interval": shard.interval, **asdict(shard), "n_variants": n_sub,
+                                     "checksum": digest_of(file_inventory(partial, crel))}
+            entry["exports"] = export_shard(sub, partial, f"{name}/{{fmt}}/shard_{i:05d}", formats=exports,
+                                            reference_genome=reference.name)
+            callsets[name]["shards"].append(entry)
+            log.info("  %s: %d variants", name, n_sub)
 
-    samples = sorted(keep.values())
+    for name, cs in callsets.items():
+        if not cs["shards"]:
+            _rm(partial / name)
+        cs["n_variants"] = sum(s["n_variants"] for s in cs["shards"])
+        cs["rule"] = {"acaf": {"min_ac": acaf.get("min_ac", 100), "min_af": acaf.get("min_af", 0.01),
+                               "groups": sorted(set(ancestry.values())) or ["all"], "by_position": True},
+                      "exome": {"gene_model": Path(exome_gene_model).name if exome_gene_model else None,
+                                "padding": exome_padding},
+                      "clinvar": {"field": "clinvar.clnsig"}}[name]
+        if name == "clinvar" and not has_clinvar:
+            cs["note"] = "empty: no ClinVar annotation in this release (variant QC/annotation not run)"
+
+    public_info = None
+    if public_summary:
+        mts = (hl.read_matrix_table(str(partial / s["path"])) for s in shard_entries)
+        names = write_public_summary(mts, partial / "public", ancestry=ancestry or None, k=suppress_below)
+        public_info = {"files": [f"public/{n}" for n in names], "suppress_below": suppress_below}
+
+    aux_files: list[str] = []
+    if qc_tables:
+        aux_files = [f"aux/{n}" for n in write_aux_tables(qc_tables, partial / "aux", released, research_ids)]
+
+    samples = sorted(released)
     (partial / "samples.tsv").write_text("research_id\n" + "".join(f"{s}\n" for s in samples))
     manifest: dict[str, Any] = {
         "format_version": MANIFEST_FORMAT,
@@ -290,13 +541,28 @@ def write_release(
         "input_batches": list(input_batches),
         "n_samples": len(samples),
         "n_withdrawn_excluded": n_withdrawn,
+        "n_hard_filtered_excluded": n_hard_filtered,
         "n_variants": sum(s["n_variants"] for s in shard_entries),
         "vds": {"path": "vds", "ref_block_max_length": ref_block_max_length,
                 "gq0_reference_blocks_dropped": drop_gq0_reference_blocks},
         "entry_fields": list(ENTRY_FIELDS),
         "shards": shard_entries,
-        "files": file_inventory(partial),
+        "callsets": callsets,
+        "callsets_skipped": skipped,
+        "exports": list(exports) if callsets else [],
+        "sample_qc": {"applied": bool(qc_tables and qc_tables.get("sample_qc")),
+                      "exclude_hard_filtered": exclude_hard_filtered, "aux": aux_files},
+        "public": public_info,
+        "notes": "RELEASE_NOTES.md",
     }
+    prev = find_previous_release(final.parent, final.name)
+    manifest["previous_release"] = prev.name if prev else None
+    diff = None
+    if prev is not None:
+        diff = compare_releases(prev, json.loads((prev / "manifest.json").read_text()), partial, manifest)
+        manifest["changes"] = diff
+    (partial / "RELEASE_NOTES.md").write_text(release_notes(manifest, diff, prev.name if prev else None))
+    manifest["files"] = file_inventory(partial)
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     if final.exists():  # an empty directory left by Snakemake or a crash; a finished one was refused above
         shutil.rmtree(final)

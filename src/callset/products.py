@@ -1,0 +1,296 @@
+"""Release products for researchers: cohort frequencies, the smaller callsets and per-shard exports.
+
+Smaller callsets (All of Us "smaller callsets"), each a subset of the rows of the main dense shards:
+
+- ``acaf`` — sites where some allele has AC >= ``min_ac`` in any genetic ancestry group, or a max-group
+  AF > ``min_af``; a multi-allelic site is kept whole when one of its alleles qualifies (by position);
+- ``exome`` — sites inside the exons of a GFF3 gene model, padded by ``padding`` bp on both sides;
+- ``clinvar`` — variants with a ClinVar classification (row ``clinvar.clnsig`` defined and non-empty).
+
+Exports of one shard: bgzipped VCF + ``.tbi``, PLINK 1.9 ``.bed/.bim/.fam`` and BGEN 1.2 (8 bit) with
+its ``.sample`` file and a Hail ``.idx2`` index.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import hail as hl
+
+from callset.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CALLSETS = ("acaf", "exome", "clinvar")
+EXPORT_FORMATS = ("vcf", "plink", "bgen")
+ALL_GROUP = "all"
+
+
+# --- frequencies --------------------------------------------------------------------------------
+
+
+def freq_struct_expr(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
+    """Aggregator: ``struct{AC, AN, AF, homozygote_count, sample_count}`` of the first alternate allele."""
+    ac = hl.agg.sum(gt.n_alt_alleles())
+    an = hl.agg.sum(gt.ploidy)
+    return hl.struct(
+        AC=hl.int32(ac),
+        AN=hl.int32(an),
+        AF=hl.or_missing(an > 0, ac / an),
+        homozygote_count=hl.int32(hl.agg.count_where(gt.is_hom_var())),
+        sample_count=hl.int32(hl.agg.count_where(gt.is_non_ref())),
+    )
+
+
+def annotate_cohort_frequencies(
+    mt: hl.MatrixTable, group_expr: hl.expr.StringExpression | None = None
+) -> hl.MatrixTable:
+    """Add row ``freq: dict<str, struct{AC, AN, AF, homozygote_count, sample_count}>`` on a split MT.
+
+    Keys: ``all`` and, when ``group_expr`` (a column expression, e.g. the genetic ancestry group) is
+    given, each group value (samples with a missing group count in ``all`` only). Also adds
+    ``max_af_group`` and ``max_af`` over the groups (over ``all`` when there are no groups). Used when
+    variant QC did not provide ``freq``; same shape as ``callset.variant_qc.release.annotate_frequencies``.
+    """
+    overall = freq_struct_expr(mt.GT)
+    if group_expr is None:
+        freq = hl.dict([(hl.str(ALL_GROUP), overall)])
+    else:
+        by_group = hl.agg.filter(hl.is_defined(group_expr), hl.agg.group_by(group_expr, freq_struct_expr(mt.GT)))
+        mt = mt.annotate_rows(_by_group=by_group, _overall=overall)
+        freq = hl.dict(hl.array(mt._by_group).append((hl.str(ALL_GROUP), mt._overall)))
+    mt = mt.annotate_rows(freq=freq)
+    mt = mt.annotate_rows(**max_af_exprs(mt.freq))
+    return mt.drop(*(f for f in ("_by_group", "_overall") if f in mt.row))
+
+
+def max_af_exprs(freq: hl.expr.DictExpression) -> dict[str, hl.expr.Expression]:
+    """``max_af_group``/``max_af`` over the non-``all`` groups of ``freq`` (``all`` when there are none)."""
+    items = hl.array(freq).filter(lambda kv: (kv[0] != ALL_GROUP) & hl.is_defined(kv[1].AF))
+    items = hl.if_else(hl.len(items) > 0, items, hl.array(freq).filter(lambda kv: hl.is_defined(kv[1].AF)))
+    best = hl.sorted(items, key=lambda kv: -kv[1].AF)
+    return {
+        "max_af_group": hl.or_missing(hl.len(best) > 0, best[0][0]),
+        "max_af": hl.or_missing(hl.len(best) > 0, best[0][1].AF),
+    }
+
+
+def ensure_frequencies(mt: hl.MatrixTable, ancestry: Mapping[str, str] | None) -> hl.MatrixTable:
+    """Keep ``freq`` when the shard annotator (variant QC) provided it; compute it otherwise."""
+    if "freq" in mt.row:
+        if "max_af" not in mt.row:
+            mt = mt.annotate_rows(**max_af_exprs(mt.freq))
+        return mt
+    group = hl.literal(dict(ancestry)).get(mt.s) if ancestry else None
+    return annotate_cohort_frequencies(mt, group)
+
+
+# --- smaller callsets ---------------------------------------------------------------------------
+
+
+def acaf_allele_expr(
+    freq: hl.expr.DictExpression, *, min_ac: int | None = 100, min_af: float | None = 0.01
+) -> hl.expr.BooleanExpression:
+    """True when this allele has AC >= ``min_ac`` in a group or a group AF > ``min_af`` (None: rule not applied).
+
+    Groups are the genetic ancestry groups in ``freq``; ``all`` is used only when there are none.
+    """
+    groups = hl.array(freq).filter(lambda kv: kv[0] != ALL_GROUP).map(lambda kv: kv[1])
+    groups = hl.if_else(hl.len(groups) > 0, groups, hl.array([freq[ALL_GROUP]]))
+    conds = []
+    if min_ac is not None:
+        conds.append(groups.any(lambda f: f.AC >= min_ac))
+    if min_af is not None:
+        conds.append(groups.any(lambda f: hl.coalesce(f.AF, 0.0) > min_af))
+    if not conds:
+        return hl.bool(False)
+    out = conds[0]
+    for c in conds[1:]:
+        out = out | c
+    return out
+
+
+def filter_acaf(mt: hl.MatrixTable, *, min_ac: int | None = 100, min_af: float | None = 0.01) -> hl.MatrixTable:
+    """ACAF rows: every split row at a position where at least one allele qualifies (see :func:`acaf_allele_expr`)."""
+    rows = mt.rows()
+    rows = rows.filter(acaf_allele_expr(rows.freq, min_ac=min_ac, min_af=min_af))
+    loci = rows.key_by("locus").select().distinct()
+    return mt.filter_rows(hl.is_defined(loci[mt.locus]))
+
+
+def read_exon_intervals(
+    gff3: str | os.PathLike[str], *, padding: int = 15, contig_lengths: Mapping[str, int] | None = None
+) -> list[tuple[str, int, int]]:
+    """Merged ``(contig, start, end)`` (1-based, inclusive) of every ``exon`` feature, padded by ``padding``.
+
+    Contigs absent from ``contig_lengths`` (when given) are skipped with a warning.
+    :raises ConfigError: the file is missing or a line is malformed (names file and line).
+    """
+    path = Path(gff3)
+    if not path.is_file():
+        raise ConfigError(f"{path}: exome gene model (release_options.exome_gene_model) not found")
+    opener = __import__("gzip").open if path.suffix == ".gz" else open
+    raw: list[tuple[str, int, int]] = []
+    skipped: set[str] = set()
+    with opener(path, "rt") as f:
+        for n, line in enumerate(f, 1):
+            if line.startswith("##FASTA"):
+                break
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 8:
+                raise ConfigError(f"{path}: line {n}: expected 9 tab-separated GFF3 columns, got {len(cols)}")
+            if cols[2] != "exon":
+                continue
+            contig = cols[0]
+            try:
+                start, end = int(cols[3]), int(cols[4])
+            except ValueError:
+                raise ConfigError(f"{path}: line {n}: start/end {cols[3]!r}/{cols[4]!r} are not integers") from None
+            if contig_lengths is not None and contig not in contig_lengths:
+                skipped.add(contig)
+                continue
+            hi = end + padding
+            if contig_lengths is not None:
+                hi = min(hi, contig_lengths[contig])
+            raw.append((contig, max(1, start - padding), hi))
+    if skipped:
+        log.warning("%s: exons on %d contig(s) not in the reference skipped: %s", path, len(skipped),
+                    sorted(skipped)[:5])
+    merged: list[tuple[str, int, int]] = []
+    for c, s, e in sorted(raw):
+        if merged and merged[-1][0] == c and s <= merged[-1][2] + 1:
+            merged[-1] = (c, merged[-1][1], max(merged[-1][2], e))
+        else:
+            merged.append((c, s, e))
+    log.info("%s: %d exons -> %d padded intervals (+/- %d bp)", path, len(raw), len(merged), padding)
+    return merged
+
+
+def filter_exome(
+    mt: hl.MatrixTable, intervals: Iterable[tuple[str, int, int]], *, reference_genome: str = "GRCh38"
+) -> hl.MatrixTable:
+    """Rows whose locus lies inside one of ``intervals`` (1-based, inclusive)."""
+    ivs = [
+        hl.Interval(hl.Locus(c, s, reference_genome), hl.Locus(c, e, reference_genome), includes_end=True)
+        for c, s, e in intervals
+    ]
+    if not ivs:
+        return mt.filter_rows(False)
+    return hl.filter_intervals(mt, ivs)
+
+
+def filter_clinvar(mt: hl.MatrixTable) -> hl.MatrixTable:
+    """Rows with a ClinVar classification; no rows when the MT has no ``clinvar`` annotation."""
+    if "clinvar" not in mt.row:
+        return mt.filter_rows(False)
+    sig = mt.clinvar.clnsig
+    has = hl.is_defined(sig)
+    if sig.dtype == hl.tstr:
+        has = has & (hl.len(sig) > 0) & (sig != ".")
+    elif isinstance(sig.dtype, hl.tarray | hl.tset):
+        has = has & (hl.len(sig) > 0)
+    return mt.filter_rows(has)
+
+
+def callset_filters(
+    *,
+    acaf_min_ac: int | None,
+    acaf_min_af: float | None,
+    exome_intervals: list[tuple[str, int, int]] | None,
+    reference_genome: str,
+    names: Iterable[str] = CALLSETS,
+) -> dict[str, Callable[[hl.MatrixTable], hl.MatrixTable]]:
+    """The row filter of each requested smaller callset (exome only when a gene model is configured)."""
+    out: dict[str, Callable[[hl.MatrixTable], hl.MatrixTable]] = {}
+    for name in names:
+        if name == "acaf":
+            out[name] = lambda mt: filter_acaf(mt, min_ac=acaf_min_ac, min_af=acaf_min_af)
+        elif name == "exome":
+            if exome_intervals is not None:
+                ivs = list(exome_intervals)
+                out[name] = lambda mt, ivs=ivs: filter_exome(mt, ivs, reference_genome=reference_genome)
+        elif name == "clinvar":
+            out[name] = filter_clinvar
+        else:
+            raise ConfigError(f"release_options.smaller_callsets: unknown callset {name!r}; known: {CALLSETS}")
+    return out
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+def gp_from_gt_expr(gt: hl.expr.CallExpression) -> hl.expr.ArrayExpression:
+    """Hard-call genotype probabilities ``[P(0/0), P(0/1), P(1/1)]`` of a biallelic diploid call."""
+    n = gt.n_alt_alleles()
+    return hl.or_missing(
+        hl.is_defined(gt) & (gt.ploidy == 2),
+        hl.range(3).map(lambda i: hl.float64(hl.int32(i == n))),
+    )
+
+
+def vcf_ready(mt: hl.MatrixTable) -> hl.MatrixTable:
+    """Rows ``rsid, filters?, info{AC, AN, AF}`` and the exportable entries (GT, AD, DP, GQ, FT?)."""
+    rows: dict[str, hl.expr.Expression] = {
+        "info": hl.struct(AC=hl.array([mt.AC]), AN=mt.AN, AF=hl.array([mt.AF])),
+    }
+    if "filters" in mt.row and isinstance(mt.filters.dtype, hl.tset):
+        rows["filters"] = mt.filters
+    if "rsid" in mt.row:
+        rows["rsid"] = mt.rsid
+    entries = [f for f in ("GT", "AD", "DP", "GQ") if f in mt.entry]
+    if "FT" in mt.entry and mt.FT.dtype in (hl.tstr, hl.tset(hl.tstr)):
+        entries.append("FT")
+    return mt.select_rows(**rows).select_entries(*entries).select_cols().select_globals()
+
+
+VCF_METADATA = {
+    "info": {
+        "AC": {"Number": "A", "Type": "Integer", "Description": "Allele count in released genotypes"},
+        "AN": {"Number": "1", "Type": "Integer", "Description": "Number of called alleles"},
+        "AF": {"Number": "A", "Type": "Float", "Description": "Allele frequency (AC/AN)"},
+    },
+    "format": {
+        "GT": {"Number": "1", "Type": "String", "Description": "Genotype"},
+        "AD": {"Number": "R", "Type": "Integer", "Description": "Allelic depths"},
+        "DP": {"Number": "1", "Type": "Integer", "Description": "Read depth"},
+        "GQ": {"Number": "1", "Type": "Integer", "Description": "Genotype quality"},
+    },
+}
+
+
+def export_shard(
+    mt: hl.MatrixTable, root: Path, rel_stem: str, *, formats: Iterable[str] = EXPORT_FORMATS,
+    reference_genome: str = "GRCh38",
+) -> dict[str, list[str]]:
+    """Export one split shard in ``formats``; return format -> files written (relative to ``root``).
+
+    ``rel_stem`` like ``acaf/{fmt}/shard_00001``: VCF ``.vcf.bgz`` + ``.tbi``; PLINK ``.bed/.bim/.fam``;
+    BGEN ``.bgen`` + ``.sample`` + ``.bgen.idx2/`` (hard-call GP from GT).
+    """
+    out: dict[str, list[str]] = {}
+    for fmt in formats:
+        stem = rel_stem.format(fmt=fmt)
+        (root / stem).parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "vcf":
+            path = root / f"{stem}.vcf.bgz"
+            hl.export_vcf(vcf_ready(mt), str(path), metadata=VCF_METADATA, tabix=True)
+            out[fmt] = [f"{stem}.vcf.bgz", f"{stem}.vcf.bgz.tbi"]
+        elif fmt == "plink":
+            hl.export_plink(mt, str(root / stem), call=mt.GT, ind_id=mt.s)
+            out[fmt] = [f"{stem}.bed", f"{stem}.bim", f"{stem}.fam"]
+        elif fmt == "bgen":
+            bmt = mt.select_entries(GP=gp_from_gt_expr(mt.GT))
+            bmt = bmt.select_rows().select_cols().select_globals()
+            hl.export_bgen(bmt, str(root / stem))
+            hl.index_bgen(str(root / f"{stem}.bgen"), reference_genome=reference_genome)
+            out[fmt] = [f"{stem}.bgen", f"{stem}.sample", f"{stem}.bgen.idx2"]
+        else:
+            raise ConfigError(f"release_options.exports: unknown format {fmt!r}; known: {EXPORT_FORMATS}")
+        for crc in (root / stem).parent.glob(f".{Path(stem).name}.*.crc"):  # Hadoop sidecars: noise for users
+            crc.unlink()
+    return out
