@@ -1,7 +1,7 @@
 """Snakemake entry point: write release <name> from the cohort VDS (atomic, immutable)."""
 
 from callset.hail_setup import setup_hail
-from callset.release import write_release_from_cohort
+from callset.release import AUX_TABLES, write_release_from_cohort
 from callset.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -9,6 +9,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 
 def main() -> None:
     setup_hail(cores=sm.threads, log_path=sm.log.hail, **sm.params.spark)
+    qc_tables = {n: str(getattr(sm.input, n)) for n in AUX_TABLES if getattr(sm.input, n, None)} or None
     write_release_from_cohort(
         cohort_step=sm.input.cohort,
         research_ids_tsv=sm.input.research_ids,
@@ -17,6 +18,9 @@ def main() -> None:
         release_dir=sm.output.release,
         release=sm.params.release,
         reference_genome=sm.params.spark["reference_genome"],
+        qc_tables=qc_tables,
+        exclude_hard_filtered=sm.params.exclude_hard_filtered,
+        variant_qc_sites=str(sm.input.sites) if getattr(sm.input, "sites", None) else None,
         **sm.params.options,
     )
 

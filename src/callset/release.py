@@ -233,6 +233,17 @@ def software_versions() -> dict[str, str]:
 # --- sample QC inputs, auxiliary tables, previous release, notes ---------------------------------
 
 AUX_TABLES = ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples")
+NO_GROUP = ("", "NA", "unknown", "None")  # ancestry values that count only in `all` (as variant QC reads them)
+
+
+def release_ancestry(qc_tables: Mapping[str, str] | None, research_ids: Mapping[str, str]) -> dict[str, str]:
+    """research_id -> genetic ancestry group from sample QC's ``sample_qc.tsv`` (empty without it)."""
+    if not qc_tables or not qc_tables.get("sample_qc"):
+        return {}
+    qc = read_sample_qc(qc_tables["sample_qc"], research_ids)
+    if "ancestry" not in qc.columns:
+        return {}
+    return {r: a for r, a in zip(qc["research_id"], qc["ancestry"], strict=True) if a not in NO_GROUP}
 
 
 def _read_tsv(path: str | os.PathLike[str]) -> Any:
@@ -447,7 +458,7 @@ def write_release(
             keep = {s: r for s, r in keep.items() if r not in failed}
             n_hard_filtered = before - len(keep)
         if "ancestry" in qc.columns:
-            ancestry = {r: a for r, a in zip(qc["research_id"], qc["ancestry"], strict=True) if a}
+            ancestry = {r: a for r, a in zip(qc["research_id"], qc["ancestry"], strict=True) if a not in NO_GROUP}
     if not keep:
         raise ReleaseError("no samples left to release")
     released = set(keep.values())
@@ -579,6 +590,21 @@ def read_research_ids(path: str | os.PathLike[str]) -> dict[str, str]:
         return {r["sample_id"]: r["research_id"] for r in csv.DictReader(f, delimiter="\t")}
 
 
+def variant_qc_annotator(sites_ht: str, ancestry: Mapping[str, str]) -> ShardAnnotator:
+    """Variant QC's per-shard annotations: genotype filter ``FT``, ``freq`` by ancestry, site annotations."""
+    from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter, annotate_sites
+
+    sites = hl.read_table(sites_ht)
+    groups = hl.literal(dict(ancestry)) if ancestry else None
+
+    def annotate(mt: hl.MatrixTable) -> hl.MatrixTable:
+        mt = annotate_genotype_filter(mt)
+        mt = annotate_frequencies(mt, groups.get(mt.s) if groups is not None else None)
+        return annotate_sites(mt, sites)
+
+    return annotate
+
+
 def write_release_from_cohort(
     *,
     cohort_step: str,
@@ -588,9 +614,14 @@ def write_release_from_cohort(
     release_dir: str,
     release: str,
     reference_genome: str,
+    variant_qc_sites: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Resolve the cohort step, honour withdrawals (recorded in the registry), then :func:`write_release`."""
+    """Resolve the cohort step, honour withdrawals (recorded in the registry), then :func:`write_release`.
+
+    :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
+        gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
+    """
     from callset.reference import load_reference
     from callset.registry import Registry
     from callset.workflow import cohort_vds_path, read_cohort_step
@@ -602,11 +633,16 @@ def write_release_from_cohort(
     if withdrawn:
         newly = Registry(registry_path).record_withdrawals(sorted(withdrawn))
         log.info("withdrawals: %d listed, %d newly recorded in the registry", len(withdrawn), len(newly))
+    research_ids = read_research_ids(research_ids_tsv)
+    if variant_qc_sites and "shard_annotator" not in options:
+        options["shard_annotator"] = variant_qc_annotator(
+            variant_qc_sites, release_ancestry(options.get("qc_tables"), research_ids)
+        )
     return write_release(
         cohort_vds=vds_path,
         release_dir=release_dir,
         release=release,
-        research_ids=read_research_ids(research_ids_tsv),
+        research_ids=research_ids,
         withdrawn=withdrawn,
         input_batches=read_cohort_step(cohort_step)["batches"],
         reference=load_reference(reference_genome),
