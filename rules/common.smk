@@ -47,6 +47,9 @@ def spark_params():
         tmp_dir=SPARK_TMP,
         spark_conf=config["spark"]["conf"],
         reference_genome=config["reference_genome"],
+        executor_memory=config["spark"]["executor_memory"],
+        executor_cores=config["spark"]["executor_cores"],
+        executor_instances=config["spark"]["executor_instances"],
     )
 
 
