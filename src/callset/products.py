@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import hail as hl
@@ -46,25 +46,26 @@ def freq_struct_expr(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
 
 
 def annotate_cohort_frequencies(
-    mt: hl.MatrixTable, group_expr: hl.expr.StringExpression | None = None
+    mt: hl.MatrixTable, group_expr: hl.expr.StringExpression | None = None, groups: Sequence[str] = ()
 ) -> hl.MatrixTable:
     """Add row ``freq: dict<str, struct{AC, AN, AF, homozygote_count, sample_count}>`` on a split MT.
 
-    Keys: ``all`` and, when ``group_expr`` (a column expression, e.g. the genetic ancestry group) is
-    given, each group value (samples with a missing group count in ``all`` only). Also adds
-    ``max_af_group`` and ``max_af`` over the groups (over ``all`` when there are no groups). Used when
-    variant QC did not provide ``freq``; same shape as ``callset.variant_qc.release.annotate_frequencies``.
+    Keys: ``all`` and each of ``groups`` (values of ``group_expr``, a column expression such as the genetic
+    ancestry group; samples with another or a missing group count in ``all`` only). Every group is present
+    in every row (zeros when none of its samples has a call there). Also adds ``max_af_group``/``max_af``
+    over the groups (over ``all`` when there are none). Used when variant QC did not provide ``freq``; same
+    shape as ``callset.variant_qc.release.annotate_frequencies``.
     """
-    overall = freq_struct_expr(mt.GT)
-    if group_expr is None:
-        freq = hl.dict([(hl.str(ALL_GROUP), overall)])
-    else:
-        by_group = hl.agg.filter(hl.is_defined(group_expr), hl.agg.group_by(group_expr, freq_struct_expr(mt.GT)))
-        mt = mt.annotate_rows(_by_group=by_group, _overall=overall)
-        freq = hl.dict(hl.array(mt._by_group).append((hl.str(ALL_GROUP), mt._overall)))
-    mt = mt.annotate_rows(freq=freq)
+    if group_expr is not None:
+        mt = mt.annotate_cols(_grp=group_expr)
+    items = [(ALL_GROUP, freq_struct_expr(mt.GT))]
+    if group_expr is not None:
+        items += [(g, hl.agg.filter(mt._grp == g, freq_struct_expr(mt.GT))) for g in sorted(groups)]
+    mt = mt.annotate_rows(_freq=hl.struct(**{f"_{i}": v for i, (_, v) in enumerate(items)}))
+    mt = mt.annotate_rows(freq=hl.dict([(hl.str(k), mt._freq[f"_{i}"]) for i, (k, _) in enumerate(items)]))
     mt = mt.annotate_rows(**max_af_exprs(mt.freq))
-    return mt.drop(*(f for f in ("_by_group", "_overall") if f in mt.row))
+    mt = mt.drop("_freq")
+    return mt.drop("_grp") if "_grp" in mt.col else mt
 
 
 def max_af_exprs(freq: hl.expr.DictExpression) -> dict[str, hl.expr.Expression]:
@@ -84,8 +85,9 @@ def ensure_frequencies(mt: hl.MatrixTable, ancestry: Mapping[str, str] | None) -
         if "max_af" not in mt.row:
             mt = mt.annotate_rows(**max_af_exprs(mt.freq))
         return mt
-    group = hl.literal(dict(ancestry)).get(mt.s) if ancestry else None
-    return annotate_cohort_frequencies(mt, group)
+    if not ancestry:
+        return annotate_cohort_frequencies(mt)
+    return annotate_cohort_frequencies(mt, hl.literal(dict(ancestry)).get(mt.s), sorted(set(ancestry.values())))
 
 
 # --- smaller callsets ---------------------------------------------------------------------------

@@ -162,15 +162,18 @@ def _counts_agg(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
     )
 
 
-def compute_genotype_counts(mt: hl.MatrixTable, group_expr: hl.expr.StringExpression | None) -> hl.Table:
-    """Rows ``locus, alleles, total: struct{r,h,v,ac,an}, groups: dict<str, struct>`` of a split MT."""
-    groups = (
-        hl.agg.filter(hl.is_defined(group_expr), hl.agg.group_by(group_expr, _counts_agg(mt.GT)))
-        if group_expr is not None
-        else hl.empty_dict(hl.tstr, hl.dtype("struct{r: int64, h: int64, v: int64, ac: int64, an: int64}"))
-    )
-    mt = mt.select_rows(total=_counts_agg(mt.GT), groups=groups)
-    return mt.rows()
+def compute_genotype_counts(mt: hl.MatrixTable, ancestry: Mapping[str, str] | None) -> hl.Table:
+    """Rows ``locus, alleles, total: struct{r,h,v,ac,an}, groups: dict<str, struct>`` of a split MT.
+
+    ``ancestry``: column key ``s`` -> group; every group appears in every row (zeros when it has no calls).
+    """
+    groups = sorted(set(ancestry.values())) if ancestry else []
+    if groups:
+        mt = mt.annotate_cols(_grp=hl.literal(dict(ancestry)).get(mt.s))
+        by_group = hl.dict([(g, hl.agg.filter(mt._grp == g, _counts_agg(mt.GT))) for g in groups])
+    else:
+        by_group = hl.empty_dict(hl.tstr, hl.dtype("struct{r: int64, h: int64, v: int64, ac: int64, an: int64}"))
+    return mt.select_rows(total=_counts_agg(mt.GT), groups=by_group).rows()
 
 
 def _counts(s: Any) -> Counts:
@@ -219,8 +222,7 @@ def write_public_summary(
     with plain.open("w") as f:
         f.write("\t".join(COLUMNS) + "\n")
         for mt in mts:
-            group = hl.literal(dict(ancestry)).get(mt.s) if ancestry else None
-            for line in summary_lines(compute_genotype_counts(mt, group), k=k):
+            for line in summary_lines(compute_genotype_counts(mt, ancestry), k=k):
                 f.write(line + "\n")
                 n += 1
     bgz = out_dir / SUMMARY_NAME
