@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""The benchmark suite behind ``benchmarks/run`` (issue 9).
+
+Each figure is a ratio against a baseline measured in the same run (machines here are noisy: each timing
+is repeated ``--repeat`` times and the median is reported):
+
+1. intake validation vs a full ``bcftools view`` decode of the same files;
+2. joint calling (the pipeline's combine step) vs ``bcftools merge --gvcf -`` at each ``--sizes`` cohort;
+3. N+K: adding a batch of 10 samples to a cohort of 20 vs to a cohort of 200;
+4. the demo pipeline (``make demo``'s Snakemake run) wall time, and per-stage times from its benchmark TSVs;
+5. peak memory (Python + driver JVM, summed over the process tree) while combining the 200-sample cohort;
+6. region query: shards opened and wall time for a 100 kb region vs a full scan (when ``callset query`` exists).
+
+The table goes to stdout and is prepended to ``benchmarks/RESULTS.md`` (older tables stay below it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
+
+
+def median_time(fn: Callable[[int], object], repeat: int) -> tuple[float, list[float]]:
+    times = []
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+class PeakRSS:
+    """Sample the summed RSS of this process and its children (the driver JVM) every 0.2 s."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            for p in [self._proc, *self._proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def simulate(out: Path, samples: int, region_size: int, seed: int, batches: int = 1) -> Path:
+    if not (out / "config.yaml").exists():
+        subprocess.run(
+            [str(BIN / "callset"), "simulate", "--samples", str(samples), "--seed", str(seed), "--out", str(out),
+             "--region-size", str(region_size), "--batches", str(batches), "--anomaly-rate", "0"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    return out
+
+
+def batch_dirs(sim: Path) -> list[Path]:
+    return sorted(p for p in (sim / "inbox").iterdir() if (p / "manifest.tsv").exists())
+
+
+def gvcfs_of(batch: Path) -> list[Path]:
+    return sorted(batch.glob("*.g.vcf.gz"))
+
+
+def relaxed() -> dict[str, None]:
+    return {k: None for k in ("min_mean_coverage", "min_genome_coverage_20x", "min_aligned_q30_bases",
+                              "max_contamination", "min_array_concordance")}
+
+
+def intake(batch: Path, out: Path) -> Path:
+    from callset.intake import run_intake
+
+    if out.exists():
+        shutil.rmtree(out)
+    run_intake(batch, out_dir=out / "intake", registry_path=out / "registry.sqlite", thresholds=relaxed())
+    return out / "intake" / "accepted.tsv"
+
+
+def bench_intake(sim: Path, work: Path, repeat: int) -> dict[str, float]:
+    import pysam.bcftools
+
+    batch = batch_dirs(sim)[0]
+    files = gvcfs_of(batch)
+    t_intake, _ = median_time(lambda i: intake(batch, work / f"intake{i}"), repeat)
+
+    def decode(_: int) -> None:
+        for f in files:
+            pysam.bcftools.view("-Ou", "-o", "/dev/null", str(f), catch_stdout=False)
+
+    t_decode, _ = median_time(decode, repeat)
+    return {"files": len(files), "intake_s": t_intake, "decode_s": t_decode, "ratio": t_intake / t_decode}
+
+
+def bench_combine(sim: Path, work: Path, repeat: int, interval_size: int) -> dict[str, float]:
+    import pysam.bcftools
+
+    from callset.joint_call import combine_batch
+
+    batch = batch_dirs(sim)[0]
+    accepted = intake(batch, work / "combine-intake")
+    files = gvcfs_of(batch)
+
+    def hail(i: int) -> None:
+        step = work / f"step{i}"
+        shutil.rmtree(step, ignore_errors=True)
+        combine_batch(accepted_tsv=str(accepted), previous_step=None, step_dir=str(step), work_dir=str(work / f"w{i}"),
+                      index=0, import_interval_size=interval_size)
+
+    def bcftools(i: int) -> None:
+        pysam.bcftools.merge("--gvcf", "-", "-Ob", "-o", str(work / f"merged{i}.bcf"), *map(str, files),
+                             catch_stdout=False)
+
+    t_b, _ = median_time(bcftools, repeat)
+    with PeakRSS() as mem:
+        t_h, _ = median_time(hail, repeat)
+    return {"samples": len(files), "hail_s": t_h, "bcftools_s": t_b, "ratio": t_h / t_b, "peak_gib": mem.peak / 2**30}
+
+
+def subset_batch(src: Path, dest: Path, rows: slice) -> Path:
+    """A batch folder holding a slice of ``src``'s manifest rows (files hard-linked, not copied)."""
+    if (dest / "manifest.tsv").exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    lines = (src / "manifest.tsv").read_text().splitlines()
+    header, body = lines[0], lines[1:][rows]
+    gvcf_col = header.split("\t").index("gvcf")
+    for line in body:
+        name = line.split("\t")[gvcf_col]
+        for suffix in ("", ".tbi"):
+            os.link(src / f"{name}{suffix}", dest / f"{name}{suffix}")
+    (dest / "manifest.tsv").write_text("\n".join([header, *body]) + "\n")
+    return dest
+
+
+def bench_nk(sim: Path, small: int, big: int, work: Path, repeat: int, interval_size: int) -> dict:
+    """Add the same 10 samples to a cohort of ``small`` and of ``big`` (one simulation, disjoint IDs)."""
+    from callset.joint_call import combine_batch
+
+    src = batch_dirs(sim)[0]
+    add_acc = intake(subset_batch(src, work / "batches" / "add", slice(big, big + 10)), work / "add-intake")
+    out = {}
+    for name, n in (("small", small), ("big", big)):
+        base_acc = intake(subset_batch(src, work / "batches" / f"base{n}", slice(0, n)), work / f"base{n}-intake")
+        base = work / f"base{n}"
+        if not (base / "cohort.json").exists():
+            combine_batch(accepted_tsv=str(base_acc), previous_step=None, step_dir=str(base),
+                          work_dir=str(work / f"wb{n}"), index=0, import_interval_size=interval_size)
+
+        def add(i: int, base: Path = base, n: int = n) -> None:
+            step = work / f"add{n}-{i}"
+            shutil.rmtree(step, ignore_errors=True)
+            combine_batch(accepted_tsv=str(add_acc), previous_step=str(base), step_dir=str(step),
+                          work_dir=str(work / f"wa{n}-{i}"), index=1, import_interval_size=interval_size)
+
+        out[name], _ = median_time(add, repeat)
+    out["ratio"] = out["big"] / out["small"]
+    return out
+
+
+def bench_demo(work: Path) -> dict:
+    import yaml
+
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work / "demo-results", ignore_errors=True)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg.update(inbox=str(REPO / cfg["inbox"]), results=str(work / "demo-results"))
+    (work / "demo.yaml").write_text(yaml.safe_dump(cfg))
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+                    "--configfile", str(work / "demo.yaml")], check=True, capture_output=True, cwd=REPO)
+    total = time.perf_counter() - t0
+    stages: dict[str, float] = {}
+    for tsv in (work / "demo-results" / "benchmarks").rglob("*.tsv"):
+        lines = tsv.read_text().splitlines()
+        stage = tsv.parent.name
+        stages[stage] = stages.get(stage, 0.0) + float(lines[1].split("\t")[0])
+    return {"total_s": total, **{f"{k}_s": v for k, v in sorted(stages.items())}}
+
+
+def bench_query(work: Path) -> dict | None:
+    release = work / "demo-results" / "releases" / "v1"
+    help_ = subprocess.run([str(BIN / "callset"), "--help"], capture_output=True, text=True)
+    if "query" not in help_.stdout or not release.exists():
+        return None
+    m = json.loads((release / "manifest.json").read_text())
+    region = "chr22:10600000-10700000"
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN / "callset"), "query", "--release", str(release), "--region", region,
+                    "--out", str(work / "q.vcf.bgz")], check=True, capture_output=True)
+    t_q = time.perf_counter() - t0
+    overlapping = [s for s in m["shards"] if s["contig"] == "chr22" and s["start"] <= 10_700_000
+                   and s["end"] >= 10_600_000]
+    code = (
+        "import hail as hl, json, sys; from callset.hail_setup import setup_hail; "
+        f"setup_hail(master='local[2]', tmp_dir='{work}/qtmp'); rel='{release}'; "
+        "m=json.load(open(rel+'/manifest.json')); mts=[hl.read_matrix_table(rel+'/'+s['path']) for s in m['shards']]; "
+        "mt=mts[0].union_rows(*mts[1:]); "
+        "mt=hl.filter_intervals(mt,[hl.parse_locus_interval('chr22:10600000-10700000')], keep=True); "
+        f"hl.export_vcf(mt, '{work}/scan.vcf.bgz')"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    t_scan = time.perf_counter() - t0
+    return {"shards_opened": len(overlapping), "shards_total": len(m["shards"]), "query_s": t_q, "scan_s": t_scan,
+            "ratio": t_q / t_scan}
+
+
+def versions() -> str:
+    import hail
+    import pysam
+    import pyspark
+
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    return (f"callset {__import__('callset').__version__}, hail {hail.__version__}, spark {pyspark.__version__}, "
+            f"pysam {pysam.__version__}, "
+            f"python {platform.python_version()}, {java}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="callset benchmark suite")
+    ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run (not comparable)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="100,200,500", help="cohort sizes for joint calling")
+    ap.add_argument("--region-size", type=int, default=5_000_000)
+    ap.add_argument("--interval-size", type=int, default=1_000_000)
+    ap.add_argument("--work", default=None, help="keep inputs here between runs (default: a temp dir)")
+    ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    region = args.region_size
+    nk_small, nk_big = 20, 200
+    if args.quick:
+        sizes, region, nk_small, nk_big, args.repeat = [10, 20], 200_000, 5, 20, 1
+
+    from callset.hail_setup import setup_hail
+    from callset.logs import setup_logging
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="callset-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    setup_logging(work / "bench.log")
+    setup_hail(master="local[2]", tmp_dir=work / "tmp", log_path=work / "hail.log", driver_memory="4g")
+    rows: list[tuple[str, str, str, str]] = []
+
+    def sim(n: int, seed: int = 1) -> Path:
+        return simulate(work / f"sim{n}-{seed}-{region}", n, region, seed)
+
+    r = bench_intake(sim(sizes[0]), work / "b1", args.repeat)
+    rows.append(("1 intake vs bcftools view decode", f"{r['intake_s']:.1f} s ({r['files']} gVCFs)",
+                 f"{r['decode_s']:.1f} s", f"{r['ratio']:.2f}x (target <= 1.5x)"))
+    peak = None
+    for n in sizes:
+        r = bench_combine(sim(n), work / f"b2-{n}", args.repeat, args.interval_size)
+        rows.append((f"2 combine {n} x {region // 1000} kb vs bcftools merge --gvcf", f"{r['hail_s']:.1f} s",
+                     f"{r['bcftools_s']:.1f} s", f"{r['ratio']:.2f}x"))
+        if n == nk_big or peak is None:
+            peak = (n, r["peak_gib"])
+    r = bench_nk(sim(nk_big + 10), nk_small, nk_big, work / "b3", args.repeat, args.interval_size)
+    rows.append((f"3 N+K: add 10 to {nk_big} vs add 10 to {nk_small}", f"{r['big']:.1f} s", f"{r['small']:.1f} s",
+                 f"{r['ratio']:.2f}x (target <= 1.3x)"))
+    r = bench_demo(work / "b4")
+    stages = ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in r.items() if k != "total_s")
+    rows.append(("4 demo pipeline (snakemake, after install)", f"{r['total_s']:.0f} s", stages, "target <= 180 s"))
+    if peak:
+        rows.append((f"5 peak memory, combine {peak[0]} samples (Python + JVM)", f"{peak[1]:.2f} GiB", "",
+                     "target <= 6 GiB"))
+    q = bench_query(work / "b4")
+    if q:
+        rows.append(("6 region query 100 kb vs full scan", f"{q['query_s']:.1f} s ({q['shards_opened']}/"
+                     f"{q['shards_total']} shards)", f"{q['scan_s']:.1f} s", f"{q['ratio']:.2f}x"))
+    else:
+        rows.append(("6 region query", "n/a (`callset query` not available)", "", ""))
+
+    head = (f"## {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}{' (quick)' if args.quick else ''}\n\n"
+            f"Machine: {os.cpu_count()} cores, {platform.machine()}, "
+            f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB. {versions()}. "
+            f"Medians of {args.repeat} runs.\n\n")
+    table = "| figure | callset | baseline | ratio / target |\n|---|---|---|---|\n" + "".join(
+        f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
+    print(head + table)
+    if not args.no_write:
+        old = RESULTS_MD.read_text().split("\n", 2)[2] if RESULTS_MD.exists() else ""
+        RESULTS_MD.write_text("# Benchmark results (newest first)\n\n" + head + table + "\n" + old)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
