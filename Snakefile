@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/intake.smk"
 include: "rules/joint_call.smk"
+include: "rules/sample_qc.smk"
 include: "rules/release.smk"
 
 

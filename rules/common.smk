@@ -64,11 +64,14 @@ def get_final_cohort():
 
 
 def get_final_output():
-    return [
+    out = [
         *expand(RESULTS / "intake" / "{batch}" / "report.tsv", batch=BATCHES),
         RESULTS / "private" / "research_ids.tsv",
         RELEASE_DIR,
     ]
+    if is_activated("sample_qc"):
+        out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]
+    return out
 
 
 def log_plan():

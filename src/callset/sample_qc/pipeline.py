@@ -1,0 +1,557 @@
+"""Run every sample-QC check on a cohort VDS and write ``<results>/qc/`` (keyed by research IDs).
+
+Outputs (a contract read by the release):
+
+- ``sample_qc.tsv`` + ``sample_qc.ht``: one row per cohort sample, key ``research_id``; columns in
+  :data:`SAMPLE_QC_COLUMNS` (``hard_filter_reasons`` and ``flags`` are ``;``-separated, empty when none);
+- ``related_pairs.tsv``: ``id1 id2 kinship degree`` for pairs with kinship >= ``min_kinship``;
+- ``ancestry_preds.tsv``: ``research_id ancestry ancestry_prob PC1..PCk``;
+- ``flagged_samples.tsv``: ``research_id flags hard_filter_reasons`` for every sample with either;
+- ``checks.tsv``: ``check assessable reason`` (what could not be assessed and why);
+- ``report.html``: the self-contained report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hail as hl
+import numpy as np
+import pandas as pd
+
+from callset.errors import CallsetError
+from callset.sample_qc import CheckStatus, NotAssessable, sex
+from callset.sample_qc import ancestry as anc
+from callset.sample_qc import contamination as contam
+from callset.sample_qc import metrics as met
+from callset.sample_qc import outliers as outl
+from callset.sample_qc import relatedness as rel
+
+log = logging.getLogger(__name__)
+
+SAMPLE_QC_COLUMNS = [
+    "research_id",
+    "batch_id",
+    "call_rate",
+    *met.HAIL_METRICS,
+    "bases_over_gq_20",
+    "bases_over_gq_60",
+    "bases_over_dp_10",
+    "bases_over_dp_20",
+    "bases_over_dp_30",
+    "mean_coverage",
+    "coverage_20x",
+    "coverage_source",
+    "reported_mean_coverage",
+    "reported_coverage_20x",
+    "gvcf_mean_depth",
+    "gvcf_coverage_20x",
+    "contamination",
+    "reported_contamination",
+    "contamination_n_sites",
+    "chrx_ploidy",
+    "chry_ploidy",
+    "chrx_f",
+    "inferred_karyotype",
+    "reported_sex",
+    "sex_concordant",
+    "ancestry",
+    "ancestry_prob",
+    "hard_filter_reasons",
+    "flags",
+]
+
+#: hard-filter thresholds (``None`` = not applied); config ``sample_qc.hard_filters`` overrides
+DEFAULT_HARD_FILTERS: dict[str, Any] = {
+    "min_mean_coverage": 30.0,
+    "min_coverage_20x": 0.9,
+    "max_contamination": 0.03,
+    "min_call_rate": None,
+    "sex": True,
+}
+
+
+@dataclass
+class SampleQCResult:
+    """Everything sample QC found (sample-level, small): tables keyed by center ``sample_id`` in ``s``."""
+
+    samples: pd.DataFrame
+    related_pairs: pd.DataFrame
+    ancestry_pcs: pd.DataFrame | None
+    panel_pcs: pd.DataFrame | None
+    checks: list[CheckStatus]
+    kinship_hist: dict[str, Any] | None = None
+    outlier_bounds: dict[str, pd.DataFrame] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    n_qc_sites: int = 0
+
+
+def read_center_metrics(accepted_tsvs: Sequence[str]) -> pd.DataFrame:
+    """Center-reported values from intake's ``accepted.tsv`` files (later batches win for resubmissions).
+
+    Columns: ``sample_id, batch_id, reported_sex, reported_mean_coverage, reported_coverage_20x,
+    reported_contamination, cram``.
+    """
+    frames = []
+    for p in accepted_tsvs:
+        df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
+        if "sample_id" not in df.columns:
+            raise CallsetError(f"{p}: no sample_id column")
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["sample_id"])
+    df = pd.concat(frames, ignore_index=True).drop_duplicates("sample_id", keep="last")
+
+    def col(name: str) -> pd.Series:
+        return df[name] if name in df else pd.Series("", index=df.index)
+
+    def num(name: str) -> pd.Series:
+        return pd.to_numeric(col(name).replace("", np.nan), errors="coerce")
+
+    return pd.DataFrame(
+        {
+            "sample_id": df["sample_id"],
+            "batch_id": col("batch_id"),
+            "reported_sex": col("reported_sex").replace("", "unknown"),
+            "reported_mean_coverage": num("mean_coverage"),
+            "reported_coverage_20x": num("genome_coverage_20x"),
+            "reported_contamination": num("contamination"),
+            "cram": col("cram"),
+        }
+    )
+
+
+def _frame(ht: hl.Table, key: str = "s") -> pd.DataFrame:
+    rows = ht.collect()
+    fields = list(ht.row)
+    return pd.DataFrame({f: [r[f] for r in rows] for f in fields}).rename(columns={next(iter(ht.key)): key})
+
+
+def _try(checks: list[CheckStatus], name: str, fn: Any) -> Any:
+    try:
+        out = fn()
+    except NotAssessable as e:
+        log.warning("sample QC: %s not assessable: %s", name, e)
+        checks.append(CheckStatus(name, False, str(e)))
+        return None
+    checks.append(CheckStatus(name, True))
+    return out
+
+
+def run_sample_qc(
+    vds: hl.vds.VariantDataset,
+    *,
+    center: pd.DataFrame | None = None,
+    panel_vcf: str | None = None,
+    panel_labels: str | None = None,
+    reference_fasta: str | None = None,
+    cram_base: Mapping[str, str] | None = None,
+    hard_filters: Mapping[str, Any] | None = None,
+    qc_sites: Mapping[str, Any] | None = None,
+    sex_cutoffs: Mapping[str, Any] | None = None,
+    contamination: Mapping[str, Any] | None = None,
+    relatedness: Mapping[str, Any] | None = None,
+    ancestry: Mapping[str, Any] | None = None,
+    outliers: Mapping[str, Any] | None = None,
+    reference_genome: str = "GRCh38",
+) -> SampleQCResult:
+    """All checks on ``vds`` (column key = center sample_id); nothing is written.
+
+    :param center: :func:`read_center_metrics` output (reported sex, coverage, contamination, CRAM path).
+    :param cram_base: batch_id -> folder that CRAM paths in ``center`` are relative to (absolute paths
+        are used as they are).
+    :param hard_filters: overrides of :data:`DEFAULT_HARD_FILTERS`.
+    """
+    qc_sites = dict(qc_sites or {})
+    relatedness = dict(relatedness or {})
+    ancestry = dict(ancestry or {})
+    outliers = dict(outliers or {})
+    thresholds = {**DEFAULT_HARD_FILTERS, **(hard_filters or {})}
+    checks: list[CheckStatus] = []
+
+    log.info("sample QC: Hail metrics (autosomes)")
+    df = _frame(met.compute_sample_metrics(vds))
+    log.info("sample QC: depth by region")
+    depth_ht = met.compute_depth_by_region(vds).checkpoint(hl.utils.new_temp_file("sqc_depth", "ht"))
+    depth = _frame(depth_ht)
+    df = df.merge(depth, on="s", how="left")
+    log.info("sample QC: dense QC MatrixTable of common biallelic autosomal SNPs")
+    qc_mt = met.get_qc_mt(
+        vds, min_af=qc_sites.get("min_af", 0.01), min_callrate=qc_sites.get("min_callrate", 0.95)
+    ).checkpoint(hl.utils.new_temp_file("sqc_qc", "mt"))
+    n_sites = qc_mt.count_rows()
+    log.info("sample QC: %d QC sites", n_sites)
+    df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
+
+    c = _try(checks, "contamination", lambda: _frame(contam.compute_contamination(qc_mt, **(contamination or {}))))
+    if c is not None:
+        df = df.merge(c, on="s", how="left")
+
+    def _sex() -> pd.DataFrame:
+        try:
+            f_ht = sex.compute_chrx_fstat(vds)
+        except NotAssessable as e:
+            log.warning("sample QC: chrX F-statistic not available (%s): karyotype from depth only", e)
+            f_ht = None
+        return _frame(sex.compute_karyotype(depth_ht, f_ht, **(sex_cutoffs or {})))
+
+    s = _try(checks, "sex", _sex)
+    if s is not None:
+        df = df.merge(s, on="s", how="left")
+
+    anc_pcs = panel_pcs = None
+    n_pcs = int(ancestry.get("n_pcs", 6))
+    if not panel_vcf:
+        checks.append(
+            CheckStatus("ancestry", False, "no labelled ancestry panel configured (sample_qc.ancestry_panel)")
+        )
+    else:
+
+        def _anc() -> tuple[pd.DataFrame, pd.DataFrame]:
+            panel_mt = anc.read_panel(panel_vcf, labels_tsv=panel_labels, reference_genome=reference_genome)
+            c_ht, p_ht, _ = anc.compute_ancestry_pcs(
+                qc_mt, panel_mt, n_pcs=n_pcs, min_sites=ancestry.get("min_sites", 200)
+            )
+            return anc.scores_frame(c_ht, n_pcs), anc.scores_frame(p_ht, n_pcs, extra=("ancestry",))
+
+        got = _try(checks, "ancestry", _anc)
+        if got is not None:
+            anc_pcs, panel_pcs = got
+            pred = anc.assign_ancestry(anc_pcs, panel_pcs, min_prob=ancestry.get("min_prob", 0.75))
+            df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
+
+    kin_hist = None
+    pairs = pd.DataFrame(columns=["id1", "id2", "kinship", "degree"])
+
+    def _kin() -> tuple[pd.DataFrame, dict[str, Any]]:
+        kin_ht = rel.compute_kinship(
+            qc_mt,
+            k=relatedness.get("k", 3),
+            min_individual_maf=relatedness.get("min_individual_maf", 0.01),
+            min_sites=relatedness.get("min_sites", 500),
+        ).checkpoint(hl.utils.new_temp_file("sqc_kin", "ht"))
+        h = rel.kinship_histogram(kin_ht)
+        p = _frame(rel.filter_related_pairs(kin_ht, min_kinship=relatedness.get("min_kinship", 0.1)), key="id1")
+        return p, {
+            "bin_edges": list(h.bin_edges),
+            "bin_freq": list(h.bin_freq),
+            "n_smaller": h.n_smaller,
+            "n_larger": h.n_larger,
+        }
+
+    got = _try(checks, "relatedness", _kin)
+    if got is not None:
+        pairs, kin_hist = got
+        pairs = pairs[["id1", "id2", "kinship", "degree"]] if len(pairs) else pairs
+
+    df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
+    if "inferred_karyotype" in df:
+        rep = df.get("reported_sex", pd.Series("unknown", index=df.index)).fillna("unknown").str.lower()
+        expected = df["inferred_karyotype"].map(sex.KARYOTYPE_SEX)
+        known = expected.notna() & rep.isin(["female", "male"])
+        df["sex_concordant"] = pd.Series(
+            [bool(e == r) if k else None for e, r, k in zip(expected, rep, known, strict=True)],
+            index=df.index,
+            dtype=object,
+        )
+
+    # hard filters (coverage only from measured or center-reported values, never the gVCF estimate)
+    df["hard_filter_reasons"] = [
+        outl.hard_filter_reasons(
+            {
+                **r,
+                "mean_coverage": r.get("mean_coverage") if r.get("coverage_source") in ("cram", "center") else None,
+                "coverage_20x": r.get("coverage_20x") if r.get("coverage_source") in ("cram", "center") else None,
+            },
+            thresholds,
+        )
+        for r in df.to_dict("records")
+    ]
+    pc_cols = [f"PC{i + 1}" for i in range(n_pcs)] if anc_pcs is not None else []
+    odf = df.merge(anc_pcs, on="s", how="left") if anc_pcs is not None else df
+    oflags, bounds = outl.outlier_flags(
+        odf,
+        pc_columns=pc_cols,
+        group_column="ancestry" if anc_pcs is not None else None,
+        n_mads=outliers.get("n_mads", 8.0),
+        min_group_size=outliers.get("min_group_size", 10),
+        metrics=outliers.get("metrics", outl.OUTLIER_METRICS),
+    )
+    flags: list[list[str]] = [list(f) for f in oflags]
+    if kin_hist is not None and len(pairs):
+        passing = set(df.loc[df.hard_filter_reasons.map(len) == 0, "s"])
+        keep_pairs = [(a, b) for a, b in zip(pairs.id1, pairs.id2, strict=True) if a in passing and b in passing]
+        order = df.assign(_cr=df.call_rate.fillna(0)).sort_values(["_cr", "s"], ascending=[False, True]).s
+        flagged = rel.samples_to_flag(keep_pairs, {sid: i for i, sid in enumerate(order)})
+        for i, sid in enumerate(df.s):
+            if sid in flagged:
+                flags[i].append("related")
+    if "inferred_karyotype" in df:
+        for i, k in enumerate(df.inferred_karyotype):
+            if k in ("X0", "XXY"):
+                flags[i].append("sex_aneuploidy")
+    df["flags"] = flags
+    params = {
+        "hard_filters": thresholds,
+        "qc_sites": qc_sites,
+        "sex_cutoffs": dict(sex_cutoffs or {}),
+        "contamination": dict(contamination or {}),
+        "relatedness": relatedness,
+        "ancestry": ancestry,
+        "outliers": outliers,
+        "n_qc_sites": n_sites,
+    }
+    return SampleQCResult(
+        samples=df,
+        related_pairs=pairs,
+        ancestry_pcs=anc_pcs,
+        panel_pcs=panel_pcs,
+        checks=checks,
+        kinship_hist=kin_hist,
+        outlier_bounds=bounds,
+        params=params,
+        n_qc_sites=n_sites,
+    )
+
+
+def _coverage(
+    df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None
+) -> pd.DataFrame:
+    """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
+    from callset.sample_qc.coverage import cram_coverage
+
+    df = df.rename(columns={"dp_autosome": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
+    if center is not None and len(center):
+        df = df.merge(center.rename(columns={"sample_id": "s"}), on="s", how="left")
+    for c in (
+        "batch_id",
+        "reported_sex",
+        "reported_mean_coverage",
+        "reported_coverage_20x",
+        "reported_contamination",
+        "cram",
+    ):
+        if c not in df:
+            df[c] = np.nan if c.startswith("reported_") and c != "reported_sex" else ""
+    df["reported_sex"] = df["reported_sex"].fillna("unknown").replace("", "unknown")
+    mean, frac, source = [], [], []
+    for r in df.to_dict("records"):
+        cram = r.get("cram") or ""
+        if isinstance(cram, str) and cram:
+            p = Path(cram)
+            if not p.is_absolute() and r.get("batch_id") in cram_base:
+                p = Path(cram_base[r["batch_id"]]) / p
+            m, f = cram_coverage(str(p), reference_fasta=reference_fasta)
+            mean.append(m), frac.append(f), source.append("cram")
+        elif _finite(r.get("reported_mean_coverage")):
+            (
+                mean.append(r["reported_mean_coverage"]),
+                frac.append(r.get("reported_coverage_20x")),
+                source.append("center"),
+            )
+        else:
+            mean.append(r.get("gvcf_mean_depth")), frac.append(r.get("gvcf_coverage_20x")), source.append("gvcf")
+    df["mean_coverage"], df["coverage_20x"], df["coverage_source"] = mean, frac, source
+    return df
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not (isinstance(x, float) and math.isnan(x))
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def to_research_ids(result: SampleQCResult, research_ids: Mapping[str, str]) -> SampleQCResult:
+    """The same result keyed by research IDs (center sample_ids removed everywhere)."""
+    missing = sorted(set(result.samples.s) - set(research_ids))
+    if missing:
+        raise CallsetError(f"{len(missing)} cohort samples have no research ID, e.g. {missing[:5]}")
+    m = dict(research_ids)
+    samples = result.samples.copy()
+    samples.insert(0, "research_id", samples.s.map(m))
+    samples = samples.drop(columns=["s", "cram"], errors="ignore")
+    pairs = result.related_pairs.copy()
+    if len(pairs):
+        a, b = pairs.id1.map(m), pairs.id2.map(m)
+        pairs["id1"], pairs["id2"] = np.minimum(a, b), np.maximum(a, b)
+        pairs = pairs.sort_values(["id1", "id2"]).reset_index(drop=True)
+    pcs = None
+    if result.ancestry_pcs is not None:
+        pcs = result.ancestry_pcs.copy()
+        pcs.insert(0, "research_id", pcs.s.map(m))
+        pcs = pcs.drop(columns=["s"])
+    return SampleQCResult(
+        samples=samples.sort_values("research_id").reset_index(drop=True),
+        related_pairs=pairs,
+        ancestry_pcs=pcs,
+        panel_pcs=result.panel_pcs,
+        checks=result.checks,
+        kinship_hist=result.kinship_hist,
+        outlier_bounds=result.outlier_bounds,
+        params=result.params,
+        n_qc_sites=result.n_qc_sites,
+    )
+
+
+def sample_table(result: SampleQCResult) -> pd.DataFrame:
+    """``sample_qc.tsv`` rows (research-ID keyed result): the contract columns, lists joined by ``;``."""
+    df = result.samples.copy()
+    for c in SAMPLE_QC_COLUMNS:
+        if c not in df:
+            df[c] = None
+    df["hard_filter_reasons"] = df.hard_filter_reasons.map(lambda x: ";".join(x))
+    df["flags"] = df["flags"].map(lambda x: ";".join(x))
+    return df[SAMPLE_QC_COLUMNS]
+
+
+HT_TYPES = {
+    "research_id": hl.tstr,
+    "batch_id": hl.tstr,
+    "coverage_source": hl.tstr,
+    "inferred_karyotype": hl.tstr,
+    "reported_sex": hl.tstr,
+    "sex_concordant": hl.tbool,
+    "ancestry": hl.tstr,
+    "hard_filter_reasons": hl.tstr,
+    "flags": hl.tstr,
+}
+
+
+def sample_ht(table: pd.DataFrame, globals_: Mapping[str, Any]) -> hl.Table:
+    """``sample_qc.ht``: the TSV's columns (integers as int64, ratios as float64), key ``research_id``;
+    ``hard_filter_reasons``/``flags`` also as arrays (``hard_filter_reasons_list``, ``flags_list``)."""
+    types = {}
+    for c in table.columns:
+        if c in HT_TYPES:
+            types[c] = HT_TYPES[c]
+        elif c.startswith("n_") or c.startswith("bases_") or c.endswith("_n_sites"):
+            types[c] = hl.tint64
+        else:
+            types[c] = hl.tfloat64
+    rows = []
+    for r in table.to_dict("records"):
+        out = {}
+        for c, t in types.items():
+            v = r[c]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                v = None
+            elif t == hl.tint64:
+                v = int(v)
+            elif t == hl.tfloat64:
+                v = float(v)
+            elif t == hl.tbool:
+                v = bool(v)
+            elif t == hl.tstr:
+                v = str(v)
+            out[c] = v
+        rows.append(out)
+    ht = hl.Table.parallelize(rows, hl.tstruct(**types), key="research_id")
+    ht = ht.annotate(
+        hard_filter_reasons_list=hl.or_else(ht.hard_filter_reasons, "").split(";").filter(lambda x: x != ""),
+        flags_list=hl.or_else(ht.flags, "").split(";").filter(lambda x: x != ""),
+    )
+    return ht.annotate_globals(sample_qc_params=hl.literal(json.dumps(dict(globals_), default=str)))
+
+
+def write_sample_qc(result: SampleQCResult, out_dir: str | Path, *, title: str = "Sample QC") -> None:
+    """Write every output of ``<results>/qc/`` from a research-ID keyed result."""
+    from callset.sample_qc.report import render_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = sample_table(result)
+    table.to_csv(out / "sample_qc.tsv", sep="\t", index=False, na_rep="", float_format="%.6g")
+    sample_ht(table, result.params | {"checks": [c.__dict__ for c in result.checks]}).write(
+        str(out / "sample_qc.ht"), overwrite=True
+    )
+    pairs = result.related_pairs
+    if len(pairs) == 0:
+        pairs = pd.DataFrame(columns=["id1", "id2", "kinship", "degree"])
+    pairs[["id1", "id2", "kinship", "degree"]].to_csv(
+        out / "related_pairs.tsv", sep="\t", index=False, float_format="%.5f"
+    )
+    pcs = result.ancestry_pcs
+    k = int(result.params.get("ancestry", {}).get("n_pcs", 6))
+    pc_cols = [f"PC{i + 1}" for i in range(k)]
+    if pcs is None:
+        preds = pd.DataFrame(columns=["research_id", "ancestry", "ancestry_prob", *pc_cols])
+    else:
+        preds = table[["research_id", "ancestry", "ancestry_prob"]].merge(pcs, on="research_id", how="left")
+    preds.to_csv(out / "ancestry_preds.tsv", sep="\t", index=False, float_format="%.6g")
+    flagged = table[(table["flags"] != "") | (table.hard_filter_reasons != "")]
+    flagged[["research_id", "flags", "hard_filter_reasons"]].to_csv(out / "flagged_samples.tsv", sep="\t", index=False)
+    pd.DataFrame([c.__dict__ for c in result.checks], columns=["check", "assessable", "reason"]).to_csv(
+        out / "checks.tsv", sep="\t", index=False
+    )
+    (out / "report.html").write_text(render_report(result, table, title=title))
+    log.info(
+        "sample QC written to %s: %d samples, %d hard-filtered, %d flagged, %d related pairs",
+        out,
+        len(table),
+        int((table.hard_filter_reasons != "").sum()),
+        int((table["flags"] != "").sum()),
+        len(pairs),
+    )
+
+
+def read_research_ids(path: str | Path) -> dict[str, str]:
+    """``sample_id -> research_id`` from the private map (``sample_id research_id batch_id``)."""
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for c in ("sample_id", "research_id"):
+        if c not in df.columns:
+            raise CallsetError(f"{path}: missing column {c!r}")
+    return dict(zip(df.sample_id, df.research_id, strict=True))
+
+
+def run_from_cohort(
+    *,
+    cohort_step: str,
+    research_ids_tsv: str,
+    accepted_tsvs: Sequence[str],
+    out_dir: str,
+    panel_vcf: str | None = None,
+    panel_labels: str | None = None,
+    reference_fasta: str | None = None,
+    batch_dirs: Mapping[str, str] | None = None,
+    reference_genome: str = "GRCh38",
+    hard_filters: Mapping[str, Any] | None = None,
+    qc_sites: Mapping[str, Any] | None = None,
+    sex: Mapping[str, Any] | None = None,
+    contamination: Mapping[str, Any] | None = None,
+    relatedness: Mapping[str, Any] | None = None,
+    ancestry: Mapping[str, Any] | None = None,
+    outliers: Mapping[str, Any] | None = None,
+) -> SampleQCResult:
+    """Read the cohort step's VDS and the intake tables, run every check, write ``out_dir``."""
+    from callset.workflow import cohort_vds_path
+
+    vds_path = cohort_vds_path(cohort_step)
+    if vds_path is None:
+        raise CallsetError(f"{cohort_step}: the cohort has no VDS (no sample accepted yet)")
+    vds = hl.vds.read_vds(vds_path)
+    res = run_sample_qc(
+        vds,
+        center=read_center_metrics(accepted_tsvs),
+        panel_vcf=panel_vcf,
+        panel_labels=panel_labels,
+        reference_fasta=reference_fasta,
+        cram_base=batch_dirs,
+        hard_filters=hard_filters,
+        qc_sites=qc_sites,
+        sex_cutoffs={k: tuple(v) if isinstance(v, list) else v for k, v in (sex or {}).items()},
+        contamination=contamination,
+        relatedness=relatedness,
+        ancestry=ancestry,
+        outliers=outliers,
+        reference_genome=reference_genome,
+    )
+    out = to_research_ids(res, read_research_ids(research_ids_tsv))
+    write_sample_qc(out, out_dir, title=f"Sample QC — {Path(cohort_step).name}")
+    return out

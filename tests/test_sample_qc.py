@@ -1,0 +1,378 @@
+"""Sample QC: unit tests of each rule, and accuracy against a simulated cohort with planted anomalies.
+
+The cohort (200 samples, one batch, joint-called once per module) carries duplicates, parent-child pairs,
+contaminated samples (2/5/10 %), flipped reported sex, X0 and XXY. Its recombination rate is raised so
+the 1-Mb window holds many independent genealogies (a real genome has ~35 Morgan; 1 Mb at the human rate
+has one or two trees, on which kinship and heterozygosity are dominated by the local genealogy).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from callset.sample_qc import CheckStatus
+from callset.sample_qc.accuracy import read_truth, score
+from callset.sample_qc.outliers import hard_filter_reasons, mad_outliers, outlier_flags, residuals
+
+SIM_OPTS = dict(
+    samples=200,
+    seed=7,
+    batches=1,
+    duplicates=3,
+    parent_child=4,
+    contaminated=12,
+    contamination_fractions=(0.02, 0.05, 0.10),
+    sex_mismatch=4,
+    x0=2,
+    xxy=2,
+    low_coverage=2,
+    cram_samples=2,
+    recombination_rate=1e-6,
+    gq_bands="reblock",
+)
+RELAXED = {
+    k: None
+    for k in (
+        "min_mean_coverage",
+        "min_genome_coverage_20x",
+        "min_aligned_q30_bases",
+        "max_contamination",
+        "min_array_concordance",
+    )
+}
+
+
+# ------------------------------------------------------------------------------------------ pure rules
+
+
+class TestKaryotype:
+    @pytest.mark.parametrize(
+        ("x", "y", "f", "expected"),
+        [
+            (2.0, 0.0, 0.0, "XX"),
+            (1.0, 1.0, 1.0, "XY"),
+            (1.0, 0.0, 1.0, "X0"),
+            (2.0, 1.0, 0.0, "XXY"),
+            (2.0, 1.0, 0.9, "XXY"),  # isodisomic XXY: high F is not a contradiction
+            (1.0, 1.0, 0.0, "ambiguous"),  # one X by depth but heterozygous: contamination / mosaic
+            (1.5, 0.0, 0.5, "ambiguous"),
+            (2.0, 0.35, 0.0, "ambiguous"),
+            (1.0, 1.0, None, "XY"),
+        ],
+    )
+    def test_karyotype_expr(self, hail_session, x, y, f, expected):
+        hl = hail_session
+        from callset.sample_qc.sex import karyotype_expr
+
+        fe = hl.missing(hl.tfloat64) if f is None else hl.float64(f)
+        assert hl.eval(karyotype_expr(hl.float64(x), hl.float64(y), fe)) == expected
+
+    @pytest.mark.parametrize(
+        ("kar", "rep", "expected"),
+        [
+            ("XX", "female", True),
+            ("XY", "female", False),
+            ("X0", "female", True),
+            ("XXY", "male", True),
+            ("XY", "unknown", None),
+            ("ambiguous", "male", None),
+            ("XX", "Female", True),
+        ],
+    )
+    def test_sex_concordant_expr(self, hail_session, kar, rep, expected):
+        hl = hail_session
+        from callset.sample_qc.sex import sex_concordant_expr
+
+        assert hl.eval(sex_concordant_expr(hl.str(kar), hl.str(rep))) == expected
+
+
+@pytest.mark.parametrize(
+    ("kin", "degree"), [(0.5, "duplicate"), (0.36, "duplicate"), (0.25, "first"), (0.125, "second"), (0.05, None)]
+)
+def test_degree_expr(hail_session, kin, degree):
+    hl = hail_session
+    from callset.sample_qc.relatedness import degree_expr
+
+    assert hl.eval(degree_expr(hl.float64(kin))) == degree
+
+
+def test_maximal_independent_set_keeps_the_better_ranked(hail_session):
+    from callset.sample_qc.relatedness import samples_to_flag
+
+    # a duplicate pair and a trio chain A-B-C: removing B (highest degree) frees A and C
+    flagged = samples_to_flag([("D1", "D2"), ("A", "B"), ("B", "C")], {"D2": 0, "D1": 1, "A": 2, "B": 3, "C": 4})
+    assert flagged == {"D1", "B"}
+    assert samples_to_flag([], {}) == set()
+
+
+class TestOutliers:
+    def test_mad_flags_planted_outlier_within_its_group(self):
+        vals = pd.Series([10.0, 10.5, 9.5, 10.2, 9.8] * 4 + [30.0] + [100.0, 101, 99, 100.5, 99.5] * 4)
+        groups = pd.Series(["a"] * 21 + ["b"] * 20)
+        flags, bounds = mad_outliers(vals, groups, n_mads=8, min_group_size=10)
+        assert flags.tolist() == [False] * 20 + [True] + [False] * 20  # 100 is normal for group b
+        assert set(bounds.group) == {"a", "b"}
+
+    def test_small_groups_are_judged_against_the_cohort(self):
+        vals = pd.Series([10.0, 11.0, 9.0, 10.5, 9.5] * 3 + [10.2, 60.0])
+        flags, bounds = mad_outliers(vals, pd.Series(["a"] * 15 + ["tiny"] * 2), n_mads=8, min_group_size=10)
+        assert flags.tolist() == [False] * 16 + [True] and set(bounds.group) == {"a", "all"}
+
+    def test_constant_metric_flags_nothing(self):
+        flags, _ = mad_outliers(pd.Series([1.0] * 12 + [5.0]), None, n_mads=8)
+        assert not flags.any()
+
+    def test_regression_on_pcs_removes_ancestry_trend(self):
+        pcs = pd.DataFrame({"PC1": [float(i) for i in range(30)]})
+        vals = pd.Series([100 + 10 * i for i in range(30)], dtype=float)
+        vals[7] += 40  # off the trend but inside the raw range
+        res = residuals(vals, pcs)
+        assert abs(res.drop(7)).max() < 5 and res[7] > 30
+        df = pd.DataFrame({"n_snp": vals, "PC1": pcs.PC1, "ancestry": ["x"] * 30})
+        flags, _ = outlier_flags(df, metrics=["n_snp"], pc_columns=["PC1"], n_mads=4)
+        assert [i for i, f in enumerate(flags) if f] == [7]
+
+    @pytest.mark.parametrize(
+        ("row", "reasons"),
+        [
+            ({"mean_coverage": 25.0, "coverage_20x": 0.95, "contamination": 0.01}, ["low_coverage"]),
+            (
+                {"mean_coverage": 35.0, "coverage_20x": 0.8, "contamination": 0.05},
+                ["low_coverage_20x", "contamination"],
+            ),
+            ({"inferred_karyotype": "ambiguous", "sex_concordant": None}, ["sex_ambiguous"]),
+            ({"inferred_karyotype": "XY", "sex_concordant": False}, ["sex_discordant"]),
+            ({"mean_coverage": float("nan"), "contamination": None, "inferred_karyotype": None}, []),
+        ],
+    )
+    def test_hard_filter_reasons(self, row, reasons):
+        thr = {
+            "min_mean_coverage": 30,
+            "min_coverage_20x": 0.9,
+            "max_contamination": 0.03,
+            "min_call_rate": None,
+            "sex": True,
+        }
+        assert hard_filter_reasons(row, thr) == reasons
+
+    def test_disabled_threshold_fails_nothing(self):
+        assert hard_filter_reasons({"mean_coverage": 1.0}, {"min_mean_coverage": None, "sex": False}) == []
+
+
+def test_center_metrics_later_batch_wins(tmp_path: Path):
+    from callset.sample_qc.pipeline import read_center_metrics
+
+    head = "sample_id\tbatch_id\treported_sex\tmean_coverage\tgenome_coverage_20x\tcontamination\tcram\n"
+    (tmp_path / "a.tsv").write_text(head + "S1\tb1\tfemale\t31\t0.95\t0.01\t\nS2\tb1\t\t\t\t\t\n")
+    (tmp_path / "b.tsv").write_text(head + "S1\tb2\tmale\t40\t0.99\t0.002\t/x.cram\n")
+    df = read_center_metrics([str(tmp_path / "a.tsv"), str(tmp_path / "b.tsv")]).set_index("sample_id")
+    assert df.loc["S1", "batch_id"] == "b2" and df.loc["S1", "reported_mean_coverage"] == 40
+    assert df.loc["S2", "reported_sex"] == "unknown" and math.isnan(df.loc["S2", "reported_mean_coverage"])
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+class _Parser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.tags: dict[str, int] = {}
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        if "id" in a:
+            self.ids.append(a["id"])
+        for k in ("src", "href"):
+            if a.get(k):
+                self.external.append(a[k])
+
+
+def check_report(path: Path, *, figures: set[str]) -> _Parser:
+    p = _Parser()
+    p.feed(path.read_text())
+    p.close()
+    assert {"summary", "checks", "pca", "metrics", "sex", "kinship", "samples"} <= set(p.ids)
+    assert figures <= set(p.ids), figures - set(p.ids)
+    assert p.external == []  # self-contained: no linked file, script or image
+    assert p.tags.get("svg", 0) >= len(figures)
+    return p
+
+
+# ------------------------------------------------------------------------------------------ simulated cohort
+
+
+@pytest.fixture(scope="module")
+def sim_qc(hail_session, tmp_path_factory: pytest.TempPathFactory):
+    """Simulate, run intake (thresholds relaxed so planted anomalies reach QC), joint-call once, run QC."""
+    from callset.intake import run_intake
+    from callset.joint_call import combine_batch
+    from callset.registry import export_research_ids
+    from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
+    from callset.simulate.cohort import SimulationOptions, simulate_cohort
+    from callset.workflow import cohort_vds_path
+
+    hl = hail_session
+    root = tmp_path_factory.mktemp("sqc")
+    sim = root / "sim"
+    simulate_cohort(sim, SimulationOptions(**SIM_OPTS))
+    res = root / "results"
+    batch = sim / "inbox" / "batch_001"
+    run_intake(
+        batch,
+        out_dir=res / "intake" / "batch_001",
+        registry_path=res / "registry.sqlite",
+        thresholds=RELAXED,
+        reference_fasta=str(sim / "reference" / "sim.fa.gz"),
+    )
+    step = res / "joint" / "cohort" / "batch_001"
+    combine_batch(
+        accepted_tsv=str(res / "intake" / "batch_001" / "accepted.tsv"),
+        previous_step=None,
+        step_dir=str(step),
+        work_dir=str(root / "work"),
+        index=0,
+        import_interval_size=1_000_000,
+    )
+    export_research_ids(res / "registry.sqlite", res / "private" / "research_ids.tsv")
+    vds = hl.vds.read_vds(cohort_vds_path(step))
+    center = read_center_metrics([str(res / "intake" / "batch_001" / "accepted.tsv")])
+    result = run_sample_qc(
+        vds,
+        center=center,
+        panel_vcf=str(sim / "panel" / "panel.vcf.bgz"),
+        reference_fasta=str(sim / "reference" / "sim.fa.gz"),
+    )
+    return {
+        "sim": sim,
+        "res": res,
+        "step": step,
+        "result": result,
+        "truth": read_truth(str(sim / "truth.tsv")),
+        "accuracy": score(result.samples, result.related_pairs, read_truth(str(sim / "truth.tsv"))),
+    }
+
+
+def test_every_check_assessable_on_the_simulated_cohort(sim_qc):
+    assert all(c.assessable for c in sim_qc["result"].checks), sim_qc["result"].checks
+
+
+def test_karyotype_and_sex_discordance_accuracy(sim_qc):
+    acc = sim_qc["accuracy"]
+    assert acc.karyotype_accuracy >= 0.99, acc
+    assert acc.sex_discordance_accuracy >= 0.99, acc
+    assert acc.n_true_discordant >= 4  # flipped reported sex (and nothing else) is discordant
+    df = sim_qc["result"].samples.merge(sim_qc["truth"], left_on="s", right_on="sample_id")
+    for kar in ("X0", "XXY"):
+        assert (df.loc[df.karyotype == kar, "inferred_karyotype"] == kar).all()
+
+
+def test_duplicates_and_first_degree_found_without_false_pairs(sim_qc):
+    acc = sim_qc["accuracy"]
+    assert acc.n_duplicate_pairs >= 3 and acc.n_first_degree_pairs >= 4
+    assert acc.duplicate_recall == 1.0 and acc.first_degree_recall == 1.0, acc
+    assert acc.n_false_pairs == 0, acc.false_pairs
+    pairs = sim_qc["result"].related_pairs
+    assert (pairs.kinship >= 0.1).all()
+    # one of each duplicate pair is flagged related, and nobody is hard-filtered for relatedness
+    flagged = set(sim_qc["result"].samples.loc[sim_qc["result"].samples["flags"].map(lambda f: "related" in f), "s"])
+    for a, b, d in zip(pairs.id1, pairs.id2, pairs.degree, strict=True):
+        if d == "duplicate":
+            assert len({a, b} & flagged) >= 1 or any(
+                sim_qc["result"].samples.set_index("s").loc[x, "hard_filter_reasons"] for x in (a, b)
+            )
+
+
+def test_contamination_recall_and_false_flags(sim_qc):
+    acc = sim_qc["accuracy"]
+    assert acc.n_contaminated_5pct >= 8
+    assert acc.contamination_recall >= 0.95, acc
+    assert acc.contamination_false_flag_rate <= 0.02, acc
+
+
+def test_ancestry_accuracy(sim_qc):
+    acc = sim_qc["accuracy"]
+    assert acc.ancestry_accuracy >= 0.95, acc
+
+
+def test_coverage_from_cram_else_center(sim_qc):
+    df = sim_qc["result"].samples.merge(sim_qc["truth"], left_on="s", right_on="sample_id")
+    cram = df[df.coverage_source == "cram"]
+    assert len(cram) == 2
+    # the CRAM is drawn independently of the gVCF depth, with the same coverage model: within 15 %
+    rel = (cram.mean_coverage - cram.measured_coverage.astype(float)).abs() / cram.measured_coverage.astype(float)
+    assert (rel < 0.15).all(), cram[["s", "mean_coverage", "measured_coverage"]]
+    center = df[df.coverage_source == "center"]
+    assert len(center) == len(df) - 2
+    assert (center.mean_coverage == center.reported_mean_coverage).all()
+    low = df[df.low_coverage == "yes"]
+    assert len(low) >= 2 and low.hard_filter_reasons.map(lambda r: "low_coverage" in r).all()
+
+
+def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
+    from callset.sample_qc.pipeline import SAMPLE_QC_COLUMNS, read_research_ids, to_research_ids, write_sample_qc
+
+    ids = read_research_ids(sim_qc["res"] / "private" / "research_ids.tsv")
+    out = to_research_ids(sim_qc["result"], ids)
+    write_sample_qc(out, tmp_path)
+    qc = pd.read_csv(tmp_path / "sample_qc.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(qc.columns) == SAMPLE_QC_COLUMNS and len(qc) == 200
+    assert set(qc.research_id) == set(ids.values())
+    pairs = pd.read_csv(tmp_path / "related_pairs.tsv", sep="\t")
+    assert list(pairs.columns) == ["id1", "id2", "kinship", "degree"] and len(pairs) >= 7
+    assert set(pairs.id1) | set(pairs.id2) <= set(ids.values())
+    preds = pd.read_csv(tmp_path / "ancestry_preds.tsv", sep="\t")
+    assert list(preds.columns)[:3] == ["research_id", "ancestry", "ancestry_prob"] and "PC1" in preds
+    flagged = pd.read_csv(tmp_path / "flagged_samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(flagged.columns) == ["research_id", "flags", "hard_filter_reasons"]
+    assert set(flagged.research_id) == set(qc.research_id[(qc["flags"] != "") | (qc.hard_filter_reasons != "")])
+    for f in tmp_path.iterdir():  # no center sample_id anywhere in the text outputs
+        if f.is_file():
+            text = f.read_text()
+            assert not any(s in text for s in ids), f
+    import hail as hl
+
+    ht = hl.read_table(str(tmp_path / "sample_qc.ht"))
+    assert ht.count() == 200 and list(ht.key) == ["research_id"]
+    check_report(
+        tmp_path / "report.html",
+        figures={"fig-pca", "fig-sex", "fig-kinship", "fig-metric-mean_coverage", "fig-metric-contamination"},
+    )
+
+
+def test_report_says_not_assessable(tmp_path: Path):
+    from callset.sample_qc.pipeline import SampleQCResult, sample_table
+    from callset.sample_qc.report import render_report
+
+    samples = pd.DataFrame(
+        {
+            "research_id": ["R1", "R2"],
+            "mean_coverage": [31.0, 35.0],
+            "call_rate": [0.99, 1.0],
+            "hard_filter_reasons": [[], []],
+            "flags": [[], []],
+            "reported_sex": ["unknown", "unknown"],
+        }
+    )
+    res = SampleQCResult(
+        samples=samples,
+        related_pairs=pd.DataFrame(columns=["id1", "id2", "kinship", "degree"]),
+        ancestry_pcs=None,
+        panel_pcs=None,
+        checks=[
+            CheckStatus("sex", False, "no chrX or chrY non-PAR data in the callset"),
+            CheckStatus("ancestry", False, "no labelled ancestry panel configured"),
+        ],
+    )
+    page = tmp_path / "r.html"
+    page.write_text(render_report(res, sample_table(res)))
+    check_report(page, figures={"fig-metric-mean_coverage"})
+    text = page.read_text()
+    assert "Sex check not assessable: no chrX or chrY" in text and "Ancestry not assessable" in text
