@@ -12,6 +12,7 @@ include: "rules/common.smk"
 include: "rules/intake.smk"
 include: "rules/joint_call.smk"
 include: "rules/sample_qc.smk"
+include: "rules/variant_qc.smk"
 include: "rules/release.smk"
 
 

@@ -1,25 +1,15 @@
-def get_release_qc_inputs(wildcards):
-    """Sample-QC tables (hard filters, aux tables, ancestry groups) and variant-QC sites, when activated."""
-    out = {}
-    if is_activated("sample_qc"):
-        qc = RESULTS / "qc"
-        out.update(
-            sample_qc=qc / "sample_qc.tsv",
-            related_pairs=qc / "related_pairs.tsv",
-            ancestry_preds=qc / "ancestry_preds.tsv",
-            flagged_samples=qc / "flagged_samples.tsv",
-        )
-    if is_activated("variant_qc"):
-        out["sites"] = RESULTS / "variant_qc" / "sites.ht"
-    return out
-
-
 rule release:
     input:
-        unpack(get_release_qc_inputs),
         cohort=get_final_cohort(),
         research_ids=RESULTS / "private" / "research_ids.tsv",
         withdrawals=config["withdrawals"] or [],
+        # sample QC (hard filters, ancestry groups, aux/ tables) and variant QC (shard annotations): only
+        # when activated; an empty list is no input
+        sample_qc=RESULTS / "qc" / "sample_qc.tsv" if is_activated("sample_qc") else [],
+        related_pairs=RESULTS / "qc" / "related_pairs.tsv" if is_activated("sample_qc") else [],
+        ancestry_preds=RESULTS / "qc" / "ancestry_preds.tsv" if is_activated("sample_qc") else [],
+        flagged_samples=RESULTS / "qc" / "flagged_samples.tsv" if is_activated("sample_qc") else [],
+        sites=RESULTS / "variant_qc" / "sites.ht" if is_activated("variant_qc") else [],
     output:
         release=directory(RELEASE_DIR),
     log:

@@ -505,6 +505,8 @@ def write_release(
         })
         log.info("[%d/%d] shard %s: %d variants", i, len(shards), shard.interval, n)
         for name, filt in filters.items():
+            if name == "clinvar" and not has_clinvar:
+                continue  # nothing to select without the annotation: skip an empty write per shard
             crel = f"{name}/mt/shard_{i:05d}.mt"
             filt(mt).write(str(partial / crel))
             sub = hl.read_matrix_table(str(partial / crel))

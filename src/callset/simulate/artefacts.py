@@ -78,8 +78,8 @@ def artefact_record(
     hom = int(max(1, pl[2] - pl[1]))
     gq = int(min(99, q0, hom))
     rf = int(rng.binomial(r, 0.5))
-    if kind == "strand_bias":
-        af = k if rng.random() < 0.5 else 0
+    if kind == "strand_bias":  # the same strand in every carrier (a systematic artefact)
+        af = k if site.offset % 2 == 0 else 0
     else:
         af = int(rng.binomial(k, 0.5))
     alt_mq_sq = int(np.sum(rng.uniform(20, 35, size=k) ** 2)) if kind == "low_mq" else k * MQ60_SQ

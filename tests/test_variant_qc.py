@@ -1,0 +1,441 @@
+"""Variant QC and annotation: filters, learned filter on planted artefacts, consequences against the
+simulator's gene models, ClinVar joins on real chr22 data, per-ancestry frequencies, the VAT.
+
+One simulated cohort per module (30 samples, 200 kb autosome, 8 genes, 100 planted artefacts; about
+2 minutes with joint calling and the sites computation), plus the real 5-sample chr22 VDS.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+from conftest import TESTDATA
+
+from callset.simulate.cohort import SimulationOptions, simulate_cohort
+from callset.simulate.genes import CODE, expected_consequence, read_gff3, revcomp
+
+ANNOT = Path(__file__).parent / "data" / "annotation"
+CLINVAR = ANNOT / "clinvar_chr22_small.vcf"
+REAL_VDS = TESTDATA / "vds" / "1kg_chr22_5_samples.vds"
+#: Floors held on the planted artefacts (benchmarks/variant_qc_filter.py prints the measured numbers;
+#: 40 samples x 300 kb: learned filter precision 0.88, recall 0.99 at sensitivity 0.997).
+MIN_PRECISION = 0.75
+MIN_RECALL = 0.9
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("vqc_sim")
+    simulate_cohort(out, SimulationOptions(
+        samples=30, seed=5, region_size=200_000, chrx_size=30_000, par_size=20_000, chry_size=20_000,
+        panel_per_ancestry=15, gq_bands="reblock", genes=8, artefacts=100, anomaly_rate=0,
+    ))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sim_vds(sim: Path, hail_session, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from callset.variant_qc.evaluate import combine_simulated
+
+    work = tmp_path_factory.mktemp("vqc_vds")
+    return combine_simulated(sim, str(work / "cohort.vds"), str(work / "combine"))
+
+
+@pytest.fixture(scope="module")
+def sim_sites(sim: Path, sim_vds: str, hail_session, tmp_path_factory: pytest.TempPathFactory):
+    hl = hail_session
+    from callset.variant_qc.pipeline import compute_sites, summarize_sites
+
+    work = tmp_path_factory.mktemp("vqc_sites")
+    ht, summary = compute_sites(
+        hl.vds.read_vds(sim_vds), work_dir=str(work / "work"), fasta=str(sim / "reference" / "sim.fa.gz"),
+        gff3=str(sim / "reference" / "genes.gff3"), training_sites=str(sim / "panel" / "panel.vcf.bgz"),
+    )
+    ht = ht.checkpoint(str(work / "sites.ht"))
+    summary["counts"] = summarize_sites(ht)
+    return ht, summary
+
+
+# --- expressions (no files) ------------------------------------------------------------------------
+
+
+class TestGenotypeFilter:
+    @pytest.mark.parametrize(
+        ("gt", "gq", "dp", "ad", "expected"),
+        [
+            ([0, 1], 30, 20, [10, 10], "PASS"),
+            ([1, 1], 10, 5, [0, 5], "LowGQ;LowDP"),
+            ([0, 1], 99, 30, [28, 2], "LowAB"),
+            ([0, 1], 99, 30, [24, 6], "PASS"),  # AB 0.2 is not below 0.2
+            ([0, 0], 20, 10, [10, 0], "PASS"),  # AB applies to hets only
+            ([0, 1], None, 30, [15, 15], "LowGQ"),  # missing GQ fails
+            (None, 99, 30, [15, 15], None),  # no-call: no FT
+        ],
+    )
+    def test_cases(self, hail_session, gt, gq, dp, ad, expected):
+        hl = hail_session
+        from callset.variant_qc.filters import genotype_filter_expr
+
+        call = hl.missing(hl.tcall) if gt is None else hl.call(*gt)
+        e = genotype_filter_expr(call, hl.literal(gq, hl.tint32), hl.literal(dp, hl.tint32), hl.literal(ad))
+        assert hl.eval(e) == expected
+
+
+def test_strand_bias_statistics_match_fisher_and_gatk_sor(hail_session):
+    hl = hail_session
+    from scipy.stats import fisher_exact
+
+    from callset.variant_qc.filters import fs_expr, sor_expr
+
+    for table in ([10, 12, 9, 0], [50, 48, 1, 30], [3, 4, 2, 2], [300, 280, 200, 5]):
+        rf, rr, af, ar = table
+        tot = sum(table)
+        scaled = [int(x / (tot / 200)) for x in table] if tot > 400 else table
+        p = fisher_exact([[scaled[0], scaled[1]], [scaled[2], scaled[3]]])[1]
+        assert hl.eval(fs_expr(*table)) == pytest.approx(-10 * np.log10(p), rel=1e-6, abs=1e-6)
+        a, b, c, d = (x + 1 for x in table)
+        r = (a * d) / (c * b)
+        sor = np.log(r + 1 / r) + np.log(min(a, b) / max(a, b)) - np.log(min(c, d) / max(c, d))
+        assert hl.eval(sor_expr(*table)) == pytest.approx(sor)
+    assert hl.eval(fs_expr(0, 0, 7, 9)) == 0.0  # no REF reads (hom-alt): no evidence of bias
+
+
+# --- learned filter on planted artefacts ----------------------------------------------------------
+
+
+def test_learned_filter_precision_recall_on_planted_artefacts(sim: Path, sim_sites):
+    from callset.variant_qc.evaluate import artefact_metrics
+
+    ht, summary = sim_sites
+    m = artefact_metrics(ht, sim / "artefacts.tsv")
+    learned, anyf = m["learned"], m["any_filter"]
+    print(f"\nlearned filter: precision {learned['precision']:.3f} recall {learned['recall']:.3f} "
+          f"(tp {learned['tp']} fp {learned['fp']} fn {learned['fn']}) by kind {learned['recall_by_kind']}; "
+          f"all filters: precision {anyf['precision']:.3f} recall {anyf['recall']:.3f}")
+    assert m["n_artefacts_in_table"] == m["n_artefacts"] == 100  # every planted call reached the table
+    assert learned["precision"] >= MIN_PRECISION
+    assert learned["recall"] >= MIN_RECALL
+    assert min(learned["recall_by_kind"].values()) >= 0.8  # each artefact signature is caught
+    snv = summary["learned_filter"]["snv"]
+    assert snv["scored"] and snv["model"] == "gmm" and snv["n_calibration"] > 100
+    assert summary["learned_filter"]["indel"]["scored"] is False  # the simulator makes no indels
+
+
+def test_hard_filters_are_consistent_with_their_fields(sim_sites, hail_session):
+    hl = hail_session
+    ht, summary = sim_sites
+    bad = ht.aggregate(hl.struct(
+        no_hq=hl.agg.count_where(ht.filters.contains("NO_HQ_GENOTYPES") != (ht.n_hq_carriers == 0)),
+        lowqual=hl.agg.count_where(ht.filters.contains("LowQual") != (ht.info.AS_QUALapprox < 60)),
+        excess=hl.agg.count_where(ht.filters.contains("ExcessHet") != (ht.excess_het > 54.69)),
+        no_ac=hl.agg.count_where(ht.AC == 0),
+        learned=hl.agg.count_where(
+            ht.filters.contains("high_CALIBRATION_SENSITIVITY_SNP") != (ht.learned_filter_score > 0.997)),
+    ))
+    assert dict(bad) == {"no_hq": 0, "lowqual": 0, "excess": 0, "no_ac": 0, "learned": 0}
+    c = summary["counts"]
+    assert c["by_filter"].get("NO_HQ_GENOTYPES", 0) > 0 and c["by_filter"].get("LowQual", 0) > 0
+    assert c["vat_drops"]["hard_filtered"] == ht.aggregate(hl.agg.count_where(
+        hl.len(ht.filters.intersection({"ExcessHet", "NO_HQ_GENOTYPES", "EXCESS_ALLELES", "LowQual"})) > 0))
+
+
+# --- consequences ---------------------------------------------------------------------------------
+
+
+def test_consequences_of_simulated_snvs_match_gene_model_truth(sim: Path, sim_sites):
+    ht, _ = sim_sites
+    genes = read_gff3(sim / "reference" / "genes.gff3")
+    fa = pysam.FastaFile(str(sim / "reference" / "sim.fa.gz"))
+    rows = ht.select("consequence", "gene", "transcript_consequences").collect()
+    seen: dict[str, int] = {}
+    wrong = []
+    for r in rows:
+        c, p, (ref, alt) = r.locus.contig, r.locus.position, r.alleles
+        exp = expected_consequence(genes, c, p, ref, alt, lambda c, a, b: fa.fetch(c, a - 1, b))
+        seen[exp] = seen.get(exp, 0) + 1
+        if r.consequence != exp:
+            wrong.append((c, p, ref, alt, exp, r.consequence))
+        if exp != "intergenic":
+            assert r.gene and r.gene.startswith("SIM")
+            assert r.transcript_consequences[0].transcript.startswith("SIMT")
+        else:
+            assert r.gene is None and r.transcript_consequences == []
+    print(f"\nconsequences of {len(rows)} simulated SNVs: {seen}")
+    assert not wrong, wrong[:10]
+    assert {"intergenic", "intron", "missense", "synonymous"} <= set(seen)
+
+
+def _designed_variants(genes, fetch):
+    """One hand-picked variant per consequence class (on a + and a - strand gene), expected class."""
+    out = []
+    for g in genes[:2]:
+        cds = g.cds_positions()
+        want = {"synonymous", "missense", "stop_gained"}
+        for i in range(3, len(cds) - 6):
+            p = cds[i]
+            ref = fetch(g.contig, p, p)
+            for alt in "ACGT":
+                if alt == ref:
+                    continue
+                # the expected class straight from the codon table (independent of bcftools)
+                c0 = i - i % 3
+                codon = "".join(fetch(g.contig, q, q) for q in cds[c0 : c0 + 3])
+                codon = codon if g.strand == "+" else codon.translate(str.maketrans("ACGT", "TGCA"))
+                base = alt if g.strand == "+" else revcomp(alt)
+                new = codon[: i % 3] + base + codon[i % 3 + 1 :]
+                cls = ("stop_gained" if CODE[new] == "*" else
+                       "synonymous" if CODE[new] == CODE[codon] else "missense")
+                if cls in want and i % 3 != 0 and _interior(g, p):
+                    want.discard(cls)
+                    out.append((g.contig, p, ref, alt, cls))
+        seg = max(g.cds, key=lambda ab: ab[1] - ab[0])
+        mid = (seg[0] + seg[1]) // 2
+        out.append((g.contig, mid, fetch(g.contig, mid, mid + 1), fetch(g.contig, mid, mid), "frameshift"))
+        a, b = g.introns()[0]
+        donor, acceptor = (a, b) if g.strand == "+" else (b, a)
+        for p, cls in ((donor, "splice_donor"), (acceptor, "splice_acceptor"), ((a + b) // 2, "intron")):
+            r = fetch(g.contig, p, p)
+            out.append((g.contig, p, r, "A" if r != "A" else "C", cls))
+        p = g.start - 500
+        r = fetch(g.contig, p, p)
+        out.append((g.contig, p, r, "A" if r != "A" else "C", "intergenic"))
+    return out
+
+
+def _interior(g, p: int) -> bool:
+    return any(a + 10 <= p <= b - 10 for a, b in g.cds)
+
+
+def test_designed_variants_get_the_hand_computed_consequence(sim: Path, hail_session, tmp_path: Path):
+    from callset.variant_qc.csq import read_csq, run_csq
+
+    genes = read_gff3(sim / "reference" / "genes.gff3")
+    assert {g.strand for g in genes[:2]} == {"+", "-"}
+    fasta = str(sim / "reference" / "sim.fa.gz")
+    fa = pysam.FastaFile(fasta)
+    cases = _designed_variants(genes, lambda c, a, b: fa.fetch(c, a - 1, b))
+    classes = {c[-1] for c in cases}
+    assert {"synonymous", "missense", "stop_gained", "frameshift", "splice_donor", "splice_acceptor",
+            "intron", "intergenic"} <= classes
+    vcf = tmp_path / "designed.vcf"
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr20,length=64444167>",
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    lines += [f"{c}\t{p}\t.\t{r}\t{a}\t.\t.\t." for c, p, r, a, _ in sorted(cases, key=lambda x: x[1])]
+    vcf.write_text("\n".join(lines) + "\n")
+    out = run_csq(str(vcf), str(tmp_path / "csq.vcf.gz"), fasta=fasta, gff3=str(sim / "reference" / "genes.gff3"))
+    got = {(r.locus.position, r.alleles[0], r.alleles[1]): r for r in read_csq(out).collect()}
+    for _c, p, r, a, cls in cases:
+        row = got[(p, r, a)]
+        assert row.consequence == cls, (p, r, a, cls, row)
+        if cls in ("missense", "stop_gained", "synonymous"):
+            t = row.transcript_consequences[0]
+            assert t.aa_change and t.dna_change and t.transcript.startswith("SIMT")
+
+
+# --- ClinVar and real chr22 data ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_sites(hail_session, tmp_path_factory: pytest.TempPathFactory):
+    hl = hail_session
+    from callset.variant_qc.pipeline import compute_sites
+
+    work = tmp_path_factory.mktemp("vqc_real")
+    ht, summary = compute_sites(hl.vds.read_vds(str(REAL_VDS)), work_dir=str(work), clinvar_vcf=str(CLINVAR))
+    return ht.checkpoint(str(work / "sites.ht")), summary
+
+
+def test_clinvar_join_on_real_chr22(real_sites, hail_session):
+    hl = hail_session
+    ht, _ = real_sites
+    got = {
+        (r.locus.position, r.alleles[0], r.alleles[1]): r.clinvar
+        for r in ht.filter(hl.is_defined(ht.clinvar)).select("clinvar").collect()
+    }
+    assert set(got) == {(10678964, "A", "G"), (10685603, "T", "G"), (10685603, "T", "C"),
+                        (10730515, "TA", "T"), (10731564, "TAAA", "T")}
+    a = got[(10678964, "A", "G")]
+    assert a.clnsig == "Pathogenic"
+    assert a.clndn == "Breast-ovarian_cancer,_familial,_susceptibility_to,_1|not_provided"  # commas kept
+    assert a.clnrevstat == "criteria_provided,_multiple_submitters,_no_conflicts"
+    assert got[(10685603, "T", "G")].clnsig == "Conflicting_classifications_of_pathogenicity"
+    assert got[(10731564, "TAAA", "T")].clnsig == "Likely_benign"  # ClinVar's TAAAC>TC, min-rep'd
+
+
+def test_stage_runs_on_real_chr22_without_gene_models(real_sites, hail_session):
+    hl = hail_session
+    ht, summary = real_sites
+    assert any("consequences not annotated" in n for n in summary["notes"])
+    r = ht.aggregate(hl.struct(n=hl.agg.count(), cons=hl.agg.count_where(hl.is_defined(ht.consequence)),
+                               types=hl.agg.counter(ht.variant_type), mq=hl.agg.mean(ht.info.AS_MQ),
+                               score=hl.agg.count_where(hl.is_defined(ht.learned_filter_score))))
+    assert r.n > 80 and r.cons == 0
+    assert r.types["SNV"] > 0 and r.types["deletion"] > 0
+    assert 30 < r.mq <= 70  # AS_RAW_MQ / AD of real reads
+    # no training resource: unsupervised on hard-filter-passing alleles, when there are enough
+    assert summary["params"]["learned_mode"] == "unsupervised"
+    assert (r.score > 0) == summary["learned_filter"]["snv"]["scored"]
+
+
+# --- release functions on a dense split MT ------------------------------------------------------
+
+
+def _tiny_mt(hl):
+    """2 variants x 5 samples with known genotypes (hand-computable counts)."""
+    t = hl.tstruct(locus=hl.tlocus("GRCh38"), alleles=hl.tarray(hl.tstr), s=hl.tstr, GT=hl.tcall,
+                   GQ=hl.tint32, DP=hl.tint32, AD=hl.tarray(hl.tint32))
+    gts = {  # s: (GT row 1, GT row 2, GQ, DP, AD)
+        "s1": ([0, 1], [0, 0], 30, 20, [10, 10]),
+        "s2": ([1, 1], [0, 1], 10, 5, [0, 5]),
+        "s3": ([0, 0], [1, 1], 40, 30, [30, 0]),
+        "s4": ([0, 1], [0, 0], 99, 30, [28, 2]),
+        "s5": (None, [0, 1], 99, 30, [15, 15]),
+    }
+    rows = []
+    for i, pos in enumerate((100, 200)):
+        for s, v in gts.items():
+            g = v[i]
+            rows.append({"locus": hl.Locus("chr1", pos, "GRCh38"), "alleles": ["A", "G"], "s": s,
+                         "GT": None if g is None else hl.Call(g), "GQ": v[2], "DP": v[3], "AD": v[4]})
+    ht = hl.Table.parallelize(rows, t)
+    return ht.to_matrix_table(row_key=["locus", "alleles"], col_key=["s"])
+
+
+def test_genotype_filter_and_frequencies_hand_computed(hail_session):
+    hl = hail_session
+    from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter
+
+    mt = _tiny_mt(hl)
+    anc = hl.literal({"s1": "EUR", "s2": "EUR", "s3": "AFR", "s5": "AFR"})
+    mt = annotate_frequencies(annotate_genotype_filter(mt), anc.get(mt.s))
+    ft = {(e.locus.position, e.s): e.FT for e in mt.entries().collect()}
+    assert ft[(100, "s1")] == "PASS" and ft[(100, "s2")] == "LowGQ;LowDP" and ft[(100, "s4")] == "LowAB"
+    assert ft[(100, "s5")] is None and ft[(100, "s3")] == "PASS"
+    rows = {r.locus.position: r for r in mt.rows().collect()}
+    f = rows[100].freq
+    assert set(f) == {"all", "AFR", "EUR"}  # s4 has no group: counted in "all" only
+    assert (f["all"].AC, f["all"].AN, f["all"].homozygote_count, f["all"].sample_count) == (4, 8, 1, 3)
+    assert f["all"].AF == pytest.approx(0.5)
+    assert (f["EUR"].AC, f["EUR"].AN, f["EUR"].AF, f["EUR"].sample_count) == (3, 4, 0.75, 2)
+    assert (f["AFR"].AC, f["AFR"].AN, f["AFR"].AF, f["AFR"].sample_count) == (0, 2, 0.0, 0)  # s5 no-call
+    assert rows[100].max_af_group == "EUR" and rows[100].max_af == 0.75
+    g = rows[200].freq
+    assert (g["AFR"].AC, g["AFR"].AN, g["AFR"].homozygote_count) == (3, 4, 1)
+    assert rows[200].max_af_group == "AFR"
+    assert hl.eval(mt.freq_groups) == ["all", "AFR", "EUR"]
+    no_groups = annotate_frequencies(_tiny_mt(hl), None).rows().collect()
+    assert set(no_groups[0].freq) == {"all"} and no_groups[0].max_af_group is None
+
+
+def test_read_ancestry_from_sample_qc_tsv(hail_session, tmp_path: Path):
+    from callset.variant_qc import VariantQCError
+    from callset.variant_qc.release import read_ancestry
+
+    p = tmp_path / "sample_qc.tsv"
+    p.write_text("research_id\tancestry\tpass\nR1\tAFR\tyes\nR2\t\tyes\nR3\tEUR\tno\n")
+    assert {r.s: r.ancestry for r in read_ancestry(p).collect()} == {"R1": "AFR", "R2": None, "R3": "EUR"}
+    (tmp_path / "bad.tsv").write_text("research_id\tpop\nR1\tAFR\n")
+    with pytest.raises(VariantQCError, match="ancestry"):
+        read_ancestry(tmp_path / "bad.tsv")
+
+
+@pytest.fixture(scope="module")
+def release_mt(sim: Path, sim_vds: str, sim_sites, hail_session):
+    """The simulated cohort as a release-like shard: dense, split, GT/AD/DP/GQ, AC>0, with all annotations."""
+    hl = hail_session
+    from callset.variant_qc.pipeline import dense_split_mt
+    from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter, annotate_sites
+
+    ht, _ = sim_sites
+    mt = dense_split_mt(hl.vds.read_vds(sim_vds)).select_entries("GT", "AD", "DP", "GQ")
+    mt = hl.variant_qc(mt)
+    mt = mt.annotate_rows(AC=mt.variant_qc.AC[1], AN=mt.variant_qc.AN, AF=mt.variant_qc.AF[1])
+    mt = mt.filter_rows(mt.AC > 0).select_rows("variant_qc", "AC", "AN", "AF")
+    with open(sim / "truth.tsv", newline="") as f:
+        anc = {r["sample_id"]: r["ancestry"] for r in csv.DictReader(f, delimiter="\t")}
+    mt = annotate_genotype_filter(mt)
+    mt = annotate_frequencies(mt, hl.literal(anc).get(mt.s))
+    mt = annotate_sites(mt, ht)
+    return mt.checkpoint(hl.utils.new_temp_file("release_mt", "mt")), anc
+
+
+def test_release_functions_on_simulated_shard(release_mt, hail_session):
+    hl = hail_session
+    mt, anc = release_mt
+    r = mt.aggregate_rows(hl.struct(
+        n=hl.agg.count(),
+        unmatched=hl.agg.count_where(hl.is_missing(mt.learned_filter_score) & hl.is_missing(mt.filters)),
+        all_ac_eq=hl.agg.all(mt.freq["all"].AC == mt.AC),
+        all_an_eq=hl.agg.all(mt.freq["all"].AN == mt.AN),
+        groups_sum=hl.agg.all(mt.freq["AFR"].AC + mt.freq["EUR"].AC + mt.freq["EAS"].AC == mt.AC),
+        has_tc=hl.agg.count_where(hl.len(mt.transcript_consequences) > 0),
+    ))
+    assert r.unmatched == 0 and r.all_ac_eq and r.all_an_eq and r.groups_sum
+    assert r.has_tc > 0
+    # genotype filter against an independent numpy computation over all entries
+    e = mt.entries().select("GT", "GQ", "DP", "AD", "FT").collect()
+    for x in e:
+        if x.GT is None:
+            assert x.FT is None
+            continue
+        reasons = []
+        if x.GQ is None or x.GQ < 20:
+            reasons.append("LowGQ")
+        if x.DP is None or x.DP < 10:
+            reasons.append("LowDP")
+        if x.GT.is_het() and (x.AD is None or sum(x.AD[:2]) == 0 or x.AD[1] / sum(x.AD[:2]) < 0.2):
+            reasons.append("LowAB")
+        assert x.FT == (";".join(reasons) or "PASS")
+    assert {x.FT for x in e} >= {"PASS", "LowAB"}
+    # per-ancestry homozygote and carrier counts against numpy, for one group
+    sub = mt.filter_cols(hl.literal(anc)[mt.s] == "EUR")
+    check = sub.annotate_rows(
+        hom=hl.agg.count_where(sub.GT.is_hom_var()), sc=hl.agg.count_where(sub.GT.is_non_ref()),
+    ).rows()
+    bad = check.aggregate(hl.agg.count_where((check.hom != check.freq["EUR"].homozygote_count)
+                                             | (check.sc != check.freq["EUR"].sample_count)))
+    assert bad == 0
+
+
+def test_vat_written_tabix_indexed_with_schema(release_mt, sim_sites, hail_session, tmp_path: Path):
+    hl = hail_session
+    from callset.variant_qc.vat import VAT_NAME, write_vat
+
+    mt, _ = release_mt
+    summary = write_vat(mt, tmp_path / "vat")
+    vat = tmp_path / "vat" / VAT_NAME
+    schema = json.loads((tmp_path / "vat" / "vat.schema.json").read_text())
+    names = [c["name"] for c in schema]
+    with gzip.open(vat, "rt") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        body = [dict(zip(header, line.rstrip("\n").split("\t"), strict=True)) for line in f]
+    assert header == names
+    assert {"vid", "gene_symbol", "consequence", "aa_change", "clinvar_classification", "filter_status",
+            "gvs_all_ac", "gvs_afr_af", "gvs_eur_sc", "gvs_max_af", "gvs_max_subpop"} <= set(names)
+    assert "gvs_all_ac" in (tmp_path / "vat" / "README.md").read_text()
+    # expected rows: kept variants x max(1, transcripts); dropped = hard-filtered sites
+    rows = mt.rows()
+    exp = rows.aggregate(hl.struct(
+        kept=hl.agg.filter(hl.len(rows.filters.intersection(
+            {"ExcessHet", "NO_HQ_GENOTYPES", "EXCESS_ALLELES", "LowQual"})) == 0,
+            hl.struct(n=hl.agg.count(), rows=hl.agg.sum(hl.max(1, hl.len(rows.transcript_consequences))))),
+        n=hl.agg.count(),
+    ))
+    assert summary["n_variants"] == exp.kept.n and len(body) == exp.kept.rows == summary["n_rows"]
+    assert summary["dropped"].get("hard_filtered", 0) == exp.n - exp.kept.n > 0
+    assert {r["filter_status"] for r in body} <= {"PASS", "high_CALIBRATION_SENSITIVITY_SNP"}
+    coding = [r for r in body if r["consequence"] == "missense"]
+    assert coding and all(r["transcript"].startswith("SIMT") and r["aa_change"] for r in coding)
+    assert all(r["vid"] == f"{r['contig'][3:]}-{r['position']}-{r['ref_allele']}-{r['alt_allele']}" for r in body)
+    # tabix: a region query returns exactly the rows in it
+    first = body[len(body) // 2]
+    tb = pysam.TabixFile(str(vat))
+    p = int(first["position"])
+    hits = list(tb.fetch(first["contig"], p - 1, p + 1000))
+    assert len(hits) == sum(1 for r in body if r["contig"] == first["contig"] and p <= int(r["position"]) <= p + 1000)
