@@ -71,6 +71,8 @@ def get_final_output():
     ]
     if is_activated("sample_qc"):
         out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]
+    if is_activated("variant_qc"):
+        out += [RESULTS / "variant_qc" / "sites.ht", RESULTS / "variant_qc" / "summary.json"]
     return out
 
 
