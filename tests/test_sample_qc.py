@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from callset.sample_qc import CheckStatus
-from callset.sample_qc.accuracy import read_truth, score
+from callset.sample_qc.accuracy import read_truth, score, shared_haplotype_pairs
 from callset.sample_qc.outliers import hard_filter_reasons, mad_outliers, outlier_flags, residuals
 
 SIM_OPTS = dict(
@@ -35,17 +35,6 @@ SIM_OPTS = dict(
     recombination_rate=1e-6,
     gq_bands="reblock",
 )
-RELAXED = {
-    k: None
-    for k in (
-        "min_mean_coverage",
-        "min_genome_coverage_20x",
-        "min_aligned_q30_bases",
-        "max_contamination",
-        "min_array_concordance",
-    )
-}
-
 
 # ------------------------------------------------------------------------------------------ pure rules
 
@@ -212,51 +201,28 @@ def check_report(path: Path, *, figures: set[str]) -> _Parser:
 @pytest.fixture(scope="module")
 def sim_qc(hail_session, tmp_path_factory: pytest.TempPathFactory):
     """Simulate, run intake (thresholds relaxed so planted anomalies reach QC), joint-call once, run QC."""
-    from callset.intake import run_intake
-    from callset.joint_call import combine_batch
-    from callset.registry import export_research_ids
+    from callset.sample_qc.accuracy import simulate_and_joint_call
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
-    from callset.simulate.cohort import SimulationOptions, simulate_cohort
     from callset.workflow import cohort_vds_path
 
     hl = hail_session
-    root = tmp_path_factory.mktemp("sqc")
-    sim = root / "sim"
-    simulate_cohort(sim, SimulationOptions(**SIM_OPTS))
-    res = root / "results"
-    batch = sim / "inbox" / "batch_001"
-    run_intake(
-        batch,
-        out_dir=res / "intake" / "batch_001",
-        registry_path=res / "registry.sqlite",
-        thresholds=RELAXED,
-        reference_fasta=str(sim / "reference" / "sim.fa.gz"),
-    )
-    step = res / "joint" / "cohort" / "batch_001"
-    combine_batch(
-        accepted_tsv=str(res / "intake" / "batch_001" / "accepted.tsv"),
-        previous_step=None,
-        step_dir=str(step),
-        work_dir=str(root / "work"),
-        index=0,
-        import_interval_size=1_000_000,
-    )
-    export_research_ids(res / "registry.sqlite", res / "private" / "research_ids.tsv")
-    vds = hl.vds.read_vds(cohort_vds_path(step))
-    center = read_center_metrics([str(res / "intake" / "batch_001" / "accepted.tsv")])
+    p = simulate_and_joint_call(tmp_path_factory.mktemp("sqc"), **SIM_OPTS)
+    sim = p["sim"]
+    vds = hl.vds.read_vds(cohort_vds_path(p["step"]))
     result = run_sample_qc(
         vds,
-        center=center,
+        center=read_center_metrics([str(a) for a in p["accepted"]]),
         panel_vcf=str(sim / "panel" / "panel.vcf.bgz"),
         reference_fasta=str(sim / "reference" / "sim.fa.gz"),
     )
+    truth = read_truth(str(sim / "truth.tsv"))
+    genomic = shared_haplotype_pairs(sim / "truth_genotypes.vcf.bgz")
     return {
         "sim": sim,
-        "res": res,
-        "step": step,
+        "res": p["results"],
         "result": result,
-        "truth": read_truth(str(sim / "truth.tsv")),
-        "accuracy": score(result.samples, result.related_pairs, read_truth(str(sim / "truth.tsv"))),
+        "truth": truth,
+        "accuracy": score(result.samples, result.related_pairs, truth, genomic_pairs=genomic),
     }
 
 
@@ -279,6 +245,8 @@ def test_duplicates_and_first_degree_found_without_false_pairs(sim_qc):
     assert acc.n_duplicate_pairs >= 3 and acc.n_first_degree_pairs >= 4
     assert acc.duplicate_recall == 1.0 and acc.first_degree_recall == 1.0, acc
     assert acc.n_false_pairs == 0, acc.false_pairs
+    # pairs sharing a true haplotype that the simulator did not plant are related in the genome: found too
+    assert acc.unplanted_found == acc.n_unplanted_related, acc
     pairs = sim_qc["result"].related_pairs
     assert (pairs.kinship >= 0.1).all()
     # one of each duplicate pair is flagged related, and nobody is hard-filtered for relatedness
@@ -376,3 +344,39 @@ def test_report_says_not_assessable(tmp_path: Path):
     check_report(page, figures={"fig-metric-mean_coverage"})
     text = page.read_text()
     assert "Sex check not assessable: no chrX or chrY" in text and "Ancestry not assessable" in text
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+@pytest.mark.slow
+def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
+    """The 40 real chr22 samples: the stage runs cleanly, says what it cannot assess, excludes nobody for it."""
+    import shutil
+
+    from conftest import REPO, run_snakemake, write_config
+
+    shutil.copytree(REPO / "resources" / "demo" / "inbox", tmp_path / "inbox")
+    cfg = write_config(tmp_path / "config.yaml", sample_qc={"activate": True})
+    run_snakemake(tmp_path, cfg)
+    qc_dir = tmp_path / "results" / "qc"
+    qc = pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t", dtype=str, keep_default_na=False)
+    ids = pd.read_csv(tmp_path / "results" / "private" / "research_ids.tsv", sep="\t", dtype=str)
+    assert len(qc) == 40 and set(qc.research_id) == set(ids.research_id)
+    assert not set(qc.research_id) & set(ids.sample_id)
+    checks = pd.read_csv(qc_dir / "checks.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("check")
+    assert checks.loc["ancestry", "assessable"] == "False" and "panel" in checks.loc["ancestry", "reason"]
+    assert checks.loc["sex", "assessable"] == "False" and "chrX" in checks.loc["sex", "reason"]
+    # what cannot be assessed is empty and excludes nobody
+    assert (qc.ancestry == "").all() and (qc.inferred_karyotype == "").all()
+    assert not qc.hard_filter_reasons.str.contains("sex|contamination").any()
+    assert (qc.coverage_source == "gvcf").all()  # the demo manifests report no coverage
+    assert float(qc.n_snp.astype(float).median()) > 0
+    for name in ("related_pairs.tsv", "ancestry_preds.tsv", "flagged_samples.tsv"):
+        assert (qc_dir / name).is_file()
+    text = (qc_dir / "report.html").read_text()
+    assert "Ancestry not assessable" in text and "Sex check not assessable" in text
+    check_report(qc_dir / "report.html", figures={"fig-metric-n_snp", "fig-metric-call_rate"})
+    released = (tmp_path / "results" / "releases" / "v1" / "samples.tsv").read_text().split()
+    n_hard = int((qc.hard_filter_reasons != "").sum())
+    assert len([r for r in released if r.startswith(qc.research_id[0][:2])]) == 40 - n_hard

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from callset.sample_qc.sex import KARYOTYPE_SEX
@@ -28,6 +30,8 @@ class Accuracy:
     n_first_degree_pairs: int
     first_degree_recall: float
     n_false_pairs: int
+    n_unplanted_related: int
+    unplanted_found: int
     false_pairs: list[tuple[str, str, float]]
     n_contaminated_5pct: int
     contamination_recall: float
@@ -61,8 +65,44 @@ def truth_pairs(truth: pd.DataFrame) -> dict[frozenset[str], str]:
     return out
 
 
-def score(samples: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> Accuracy:
-    """Compare a result keyed by center ``sample_id`` (column ``s``; ``pairs`` with ``id1, id2`` sample_ids)."""
+def shared_haplotype_pairs(truth_genotypes: str | Path, contig: str | None = None) -> set[frozenset[str]]:
+    """Sample pairs that carry an identical copy of the whole autosomal window in the simulator's true
+    genotypes, whether planted or not (a shared haplotype is kinship ~0.25 in the genome, planted or not)."""
+    from cyvcf2 import VCF
+
+    v = VCF(str(truth_genotypes))
+    names = v.samples
+    recs = v(contig) if contig else v
+    haps = []
+    for rec in recs:
+        if not rec.CHROM.lstrip("chr").isdigit():
+            continue
+        haps.append([g[c] if c < len(g) - 1 else -1 for g in rec.genotypes for c in (0, 1)])
+    if not haps:
+        return set()
+    arr = np.array(haps).T  # (2 x samples) x sites
+    by: dict[bytes, set[str]] = {}
+    for i, h in enumerate(arr):
+        by.setdefault(h.tobytes(), set()).add(names[i // 2])
+    out: set[frozenset[str]] = set()
+    for group in by.values():
+        for a, b in itertools.combinations(sorted(group), 2):
+            out.add(frozenset((a, b)))
+    return out
+
+
+def score(
+    samples: pd.DataFrame,
+    pairs: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    genomic_pairs: set[frozenset[str]] | None = None,
+) -> Accuracy:
+    """Compare a result keyed by center ``sample_id`` (column ``s``; ``pairs`` with ``id1, id2`` sample_ids).
+
+    ``genomic_pairs`` (:func:`shared_haplotype_pairs`): pairs sharing a true haplotype; those not planted are
+    counted as ``n_unplanted_related`` instead of false pairs.
+    """
     t = truth.set_index("sample_id")
     df = samples.set_index("s").join(t, rsuffix="_truth", how="inner")
     kar_ok = (df.inferred_karyotype == df.karyotype).mean()
@@ -74,7 +114,12 @@ def score(samples: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> Ac
     found = {frozenset((a, b)): k for a, b, k in zip(pairs.id1, pairs.id2, pairs.kinship, strict=True)}
     dups = [p for p, d in tp.items() if d == "duplicate"]
     firsts = [p for p, d in tp.items() if d == "first"]
-    false = sorted((*sorted(p), float(k)) for p, k in found.items() if p not in tp)  # type: ignore[misc]
+    unplanted = {p for p in (genomic_pairs or set()) if p not in tp}
+    false = sorted(
+        (*sorted(p), float(k))
+        for p, k in found.items()
+        if p not in tp and p not in unplanted  # type: ignore[misc]
+    )
 
     flagged = df.hard_filter_reasons.map(lambda x: "contamination" in x)
     c = pd.to_numeric(df.contamination_truth, errors="coerce").fillna(0)
@@ -92,6 +137,8 @@ def score(samples: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> Ac
         n_first_degree_pairs=len(firsts),
         first_degree_recall=sum(p in found for p in firsts) / len(firsts) if firsts else float("nan"),
         n_false_pairs=len(false),
+        n_unplanted_related=len(unplanted),
+        unplanted_found=sum(p in found for p in unplanted),
         false_pairs=false,  # type: ignore[arg-type]
         n_contaminated_5pct=int(pos.sum()),
         contamination_recall=float(flagged[pos].mean()) if pos.any() else float("nan"),
@@ -105,3 +152,61 @@ def score(samples: pd.DataFrame, pairs: pd.DataFrame, truth: pd.DataFrame) -> Ac
 
 def read_truth(path: str) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+#: intake thresholds switched off, so that planted anomalies reach sample QC instead of being rejected
+RELAXED_INTAKE = {
+    k: None
+    for k in (
+        "min_mean_coverage",
+        "min_genome_coverage_20x",
+        "min_aligned_q30_bases",
+        "max_contamination",
+        "min_array_concordance",
+    )
+}
+
+
+def simulate_and_joint_call(root: str | Path, **sim_options: object) -> dict[str, Path]:
+    """Simulate a cohort under ``root/sim``, run intake (relaxed thresholds) and the combiner on every batch
+    under ``root/results``; Hail must be running. Returns paths: ``sim``, ``results``, ``step`` (last cohort
+    step), ``research_ids``, ``accepted`` (list)."""
+    from callset.intake import run_intake
+    from callset.joint_call import combine_batch
+    from callset.registry import export_research_ids
+    from callset.simulate.cohort import SimulationOptions, simulate_cohort
+
+    root = Path(root)
+    sim, res = root / "sim", root / "results"
+    simulate_cohort(sim, SimulationOptions(**sim_options))  # type: ignore[arg-type]
+    prev: Path | None = None
+    accepted = []
+    for i, batch in enumerate(sorted(p for p in (sim / "inbox").iterdir() if p.is_dir())):
+        out = res / "intake" / batch.name
+        run_intake(
+            batch,
+            out_dir=out,
+            registry_path=res / "registry.sqlite",
+            thresholds=RELAXED_INTAKE,
+            reference_fasta=str(sim / "reference" / "sim.fa.gz"),
+        )
+        step = res / "joint" / "cohort" / batch.name
+        combine_batch(
+            accepted_tsv=str(out / "accepted.tsv"),
+            previous_step=str(prev) if prev else None,
+            step_dir=str(step),
+            work_dir=str(root / "work" / batch.name),
+            index=i,
+            import_interval_size=1_000_000,
+        )
+        accepted.append(out / "accepted.tsv")
+        prev = step
+    export_research_ids(res / "registry.sqlite", res / "private" / "research_ids.tsv")
+    assert prev is not None
+    return {
+        "sim": sim,
+        "results": res,
+        "step": prev,
+        "research_ids": res / "private" / "research_ids.tsv",
+        "accepted": accepted,
+    }  # type: ignore[dict-item]

@@ -76,10 +76,11 @@ def compute_depth_by_region(vds: hl.vds.VariantDataset, *, min_dp_fraction: int 
     """Length-weighted mean depth per sample on autosomes, chrX non-PAR and chrY non-PAR (reference blocks +
     variant calls), from the gVCF's own DP.
 
-    Fields: ``s``, ``dp_autosome``, ``dp_chrX``, ``dp_chrY`` (float64, 0 where the sample has no block in a
-    region the cohort covers, missing where the cohort has none), ``bases_autosome``, ``bases_chrX``,
-    ``bases_chrY`` (int64), ``frac_autosome_dp<min_dp_fraction>`` (fraction of autosomal bases with DP at
-    least ``min_dp_fraction``).
+    Fields: ``s``, ``dp_autosome``, ``dp_chrX``, ``dp_chrY`` (float64 over all bases with a block or call, DP-0
+    blocks included: the ploidy inputs; 0 where the sample has no block in a region the cohort covers, missing
+    where the cohort has none), ``bases_autosome``, ``bases_chrX``, ``bases_chrY`` (int64),
+    ``dp_autosome_covered`` and ``frac_autosome_dp<min_dp_fraction>`` (mean depth and fraction of bases at
+    ``min_dp_fraction`` or more over autosomal bases with DP > 0: the gVCF coverage estimate).
     """
     rd = vds.reference_data
     rd = rd.annotate_rows(_cls=region_class_expr(rd.locus))
@@ -92,6 +93,7 @@ def compute_depth_by_region(vds: hl.vds.VariantDataset, *, min_dp_fraction: int 
             hl.struct(
                 dp=hl.agg.sum(dp * hl.float64(length)),
                 n=hl.agg.sum(length),
+                n_nz=hl.agg.filter(dp > 0, hl.agg.sum(length)),
                 hi=hl.agg.filter(dp >= min_dp_fraction, hl.agg.sum(length)),
             ),
         )
@@ -103,7 +105,12 @@ def compute_depth_by_region(vds: hl.vds.VariantDataset, *, min_dp_fraction: int 
     vd_agg = vd.annotate_cols(
         _g=hl.agg.group_by(
             vd._cls,
-            hl.struct(dp=hl.agg.sum(vdp), n=hl.agg.count(), hi=hl.agg.count_where(vdp >= min_dp_fraction)),
+            hl.struct(
+                dp=hl.agg.sum(vdp),
+                n=hl.agg.count(),
+                n_nz=hl.agg.count_where(vdp > 0),
+                hi=hl.agg.count_where(vdp >= min_dp_fraction),
+            ),
         )
     ).cols()
     ht = rd_agg.select(_r=rd_agg._g, _v=vd_agg[rd_agg.key]._g)
@@ -120,8 +127,11 @@ def compute_depth_by_region(vds: hl.vds.VariantDataset, *, min_dp_fraction: int 
             out[f"dp_{cls}"] = hl.missing(hl.tfloat64)
         out[f"bases_{cls}"] = n
         if cls == "autosome":
+            # coverage estimate over bases with data (DP 0 blocks are assembly gaps or no-calls)
             hi = hl.or_else(r.hi, 0) + hl.or_else(v.hi, 0)
-            out[f"frac_autosome_dp{min_dp_fraction}"] = hl.or_missing(n > 0, hi / n)
+            nz = hl.or_else(r.n_nz, 0) + hl.or_else(v.n_nz, 0)
+            out["dp_autosome_covered"] = hl.or_missing(nz > 0, dp_sum / nz)
+            out[f"frac_autosome_dp{min_dp_fraction}"] = hl.or_missing(nz > 0, hi / nz)
     return ht.select(**out)
 
 

@@ -112,7 +112,7 @@ def read_center_metrics(accepted_tsvs: Sequence[str]) -> pd.DataFrame:
         return df[name] if name in df else pd.Series("", index=df.index)
 
     def num(name: str) -> pd.Series:
-        return pd.to_numeric(col(name).replace("", np.nan), errors="coerce")
+        return pd.to_numeric(col(name), errors="coerce")  # "" -> NaN
 
     return pd.DataFrame(
         {
@@ -235,6 +235,9 @@ def run_sample_qc(
             k=relatedness.get("k", 3),
             min_individual_maf=relatedness.get("min_individual_maf", 0.01),
             min_sites=relatedness.get("min_sites", 500),
+            scores=None
+            if anc_pcs is None
+            else {r["s"]: [r[f"PC{i + 1}"] for i in range(n_pcs)] for r in anc_pcs.to_dict("records")},
         ).checkpoint(hl.utils.new_temp_file("sqc_kin", "ht"))
         h = rel.kinship_histogram(kin_ht)
         p = _frame(rel.filter_related_pairs(kin_ht, min_kinship=relatedness.get("min_kinship", 0.1)), key="id1")
@@ -326,7 +329,7 @@ def _coverage(
     """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
     from callset.sample_qc.coverage import cram_coverage
 
-    df = df.rename(columns={"dp_autosome": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
+    df = df.rename(columns={"dp_autosome_covered": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
     if center is not None and len(center):
         df = df.merge(center.rename(columns={"sample_id": "s"}), on="s", how="left")
     for c in (

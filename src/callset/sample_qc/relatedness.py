@@ -36,10 +36,16 @@ def compute_kinship(
     *,
     min_individual_maf: float = 0.01,
     k: int = 3,
+    scores: Mapping[str, Sequence[float]] | None = None,
     min_sites: int = 500,
     block_size: int | None = None,
 ) -> hl.Table:
-    """PC-Relate kinship for every pair of samples (``k`` PCs of the QC sites model ancestry).
+    """PC-Relate kinship for every pair of samples.
+
+    Ancestry is modelled by ``scores`` (sample key -> PCs; the first ``k`` are used) when given — the
+    cohort projected onto a labelled reference panel, whose PCs cannot be bent by the cohort's own
+    families — else by ``k`` PCs of the QC sites (on a small callset a duplicate pair or a family can take a
+    PC of its own, which then hides their kinship).
 
     Fields: ``id1``, ``id2`` (sample keys, ``id1 < id2``), ``kinship`` (float64). Raises
     :class:`NotAssessable` when the QC MatrixTable has fewer than ``min_sites`` rows or fewer than
@@ -51,11 +57,23 @@ def compute_kinship(
     if n_cols < k + 2:
         raise NotAssessable(f"{n_cols} samples: too few for PC-Relate with {k} PCs")
     key = next(iter(qc_mt.col_key))
-    ht = hl.pc_relate(qc_mt.GT, min_individual_maf, k=k, statistics="kin", block_size=block_size)
+    if scores is not None:
+        lit = hl.literal({s: [float(x) for x in v[:k]] for s, v in scores.items()})
+        mt = qc_mt.annotate_cols(_scores=lit.get(qc_mt[key]))
+        n_missing = mt.aggregate_cols(hl.agg.count_where(hl.is_missing(mt._scores)))
+        if n_missing:
+            raise ValueError(f"{n_missing} samples have no PC scores for PC-Relate")
+        ht = hl.pc_relate(mt.GT, min_individual_maf, scores_expr=mt._scores, statistics="kin", block_size=block_size)
+        source = "ancestry panel projection"
+    else:
+        ht = hl.pc_relate(qc_mt.GT, min_individual_maf, k=k, statistics="kin", block_size=block_size)
+        source = "cohort PCA"
     a, b = ht.i[key], ht.j[key]
     ht = ht.key_by(id1=hl.if_else(a < b, a, b), id2=hl.if_else(a < b, b, a))
     return ht.select(kinship=ht.kin).annotate_globals(
-        kinship_params=hl.struct(method="pc_relate", k=k, min_individual_maf=min_individual_maf, n_sites=n_rows)
+        kinship_params=hl.struct(
+            method="pc_relate", k=k, pcs=source, min_individual_maf=min_individual_maf, n_sites=n_rows
+        )
     )
 
 
