@@ -4,7 +4,9 @@ The split sites are exported as a sites-only VCF, annotated with ``bcftools csq 
 (every record on its own, genotypes ignored; ``--force`` so contigs absent from the GFF3 pass through),
 and the ``BCSQ`` field is read back with Hail. ``BCSQ`` entries are
 ``consequence|gene|transcript|biotype|strand|amino_acid_change|dna_change``; compound consequences are
-``&``-joined (``missense&splice_region``). Variants with no entry are ``intergenic``.
+``&``-joined (``missense&splice_region``). Variants with no entry are ``intergenic``. bcftools reports
+intronic variants per gene, without a transcript (``intron|GENE||protein_coding``): their ``transcript``
+is missing.
 
 The GFF3 must follow Ensembl's layout (``ID=gene:…`` with ``biotype``, ``ID=transcript:…`` with
 ``Parent=gene:…``, exon/CDS/UTR lines with ``Parent=transcript:…``).
@@ -85,7 +87,7 @@ def read_csq(path: str, *, reference_genome: str = "GRCh38") -> hl.Table:
 
     def parse(s: hl.expr.StringExpression) -> hl.expr.StructExpression:
         f = s.split(r"\|")
-        get = lambda i: hl.or_missing(hl.len(f) > i, f[i])  # noqa: E731
+        get = lambda i: hl.or_missing((hl.len(f) > i) & (f[i] != ""), f[i])  # noqa: E731
         cons = get(0).replace(r"^\*", "")
         return hl.struct(gene=get(1), transcript=get(2), consequence=cons, aa_change=get(5), dna_change=get(6))
 

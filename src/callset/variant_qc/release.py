@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from collections.abc import Mapping
 
 import hail as hl
 
@@ -46,16 +47,21 @@ def annotate_genotype_filter(
 
 
 def _freq_struct(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
-    """Aggregator: AC/AN/AF/homozygote_count/sample_count of allele 1 of a biallelic row."""
+    """Aggregator: AC/AN/AF/homozygote_count/sample_count of allele 1 of a biallelic row.
+
+    ``homozygote_count`` counts hom-alt calls, haploid ALT calls (hemizygous chrX/chrY) included;
+    ``sample_count`` counts carriers (any non-reference call).
+    """
     cs = hl.agg.call_stats(gt, 2)
     return hl.struct(
         AC=cs.AC[1], AN=cs.AN, AF=hl.or_missing(cs.AN > 0, cs.AC[1] / cs.AN),
-        homozygote_count=cs.homozygote_count[1], sample_count=hl.int32(hl.agg.count_where(gt.is_non_ref())),
+        homozygote_count=hl.int32(hl.agg.count_where(gt.is_hom_var())),
+        sample_count=hl.int32(hl.agg.count_where(gt.is_non_ref())),
     )
 
 
 def annotate_frequencies(
-    mt: hl.MatrixTable, ancestry: hl.expr.StringExpression | None = None
+    mt: hl.MatrixTable, ancestry: hl.expr.StringExpression | hl.Table | Mapping[str, str] | None = None
 ) -> hl.MatrixTable:
     """Add row ``freq: dict<str, struct{AC, AN, AF, homozygote_count, sample_count}>`` and the max-AF group.
 
@@ -63,8 +69,16 @@ def annotate_frequencies(
     missing group count only in ``all``; None → only ``all``). ``max_af_group``/``max_af``: the group (not
     ``all``) with the highest AF (missing without groups or when no group has a defined AF). The group
     names are stored in the global ``freq_groups``. ``mt`` must be split (biallelic rows).
+
+    ``ancestry`` may also be a Table keyed by the column key (e.g. :func:`read_ancestry`; its first value
+    field is the group) or a dict column key → group.
     """
     groups: list[str] = []
+    if isinstance(ancestry, hl.Table):
+        field = next(iter(ancestry.row_value))
+        ancestry = ancestry[mt.col_key][field]
+    elif isinstance(ancestry, Mapping):
+        ancestry = hl.literal(dict(ancestry), hl.tdict(hl.tstr, hl.tstr)).get(mt.s)
     if ancestry is not None:
         mt = mt.annotate_cols(_grp=ancestry)
         groups = sorted(g for g in mt.aggregate_cols(hl.agg.collect_as_set(mt._grp)) if g is not None)
