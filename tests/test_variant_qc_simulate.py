@@ -100,3 +100,16 @@ def test_artefacts_are_called_in_their_carriers_only(sim: Path) -> None:
                 assert np.sqrt(mq[1] / ad[1]) < 36
             else:
                 assert ad[1] / (ad[0] + ad[1]) < 0.3
+
+
+def test_stage_is_scheduled_only_when_activated(tmp_path: Path) -> None:
+    """Dry runs: variant_qc_sites joins the DAG (and tracks the configured resources) when activated."""
+    from conftest import make_batch, run_snakemake, write_config
+
+    make_batch(tmp_path / "inbox", "b1", ["HG00187", "HG00190"])
+    clinvar = Path(__file__).parent / "data" / "annotation" / "clinvar_chr22_small.vcf"
+    on = write_config(tmp_path / "on.yaml", variant_qc={"activate": True, "clinvar_vcf": str(clinvar)})
+    off = write_config(tmp_path / "off.yaml")
+    out = run_snakemake(tmp_path, on, "-n", "--quiet", "rules").stdout
+    assert "variant_qc_sites" in out
+    assert "variant_qc_sites" not in run_snakemake(tmp_path, off, "-n", "--quiet", "rules").stdout

@@ -11,8 +11,9 @@ keyed by ``locus, alleles``, with
 - ``clinvar: struct{clnsig, clndn, clnrevstat}`` (missing when not in ClinVar or none configured);
 - ``population: struct{…}`` (only when a population sites VCF is configured);
 - ``info: struct{AS_QUALapprox, AS_VarDP, AS_QD, AS_MQ, AS_FS, AS_SOR}``, ``excess_het``, ``variant_type``,
-  ``n_alt_alleles`` (ALT alleles at the multi-allelic site before splitting), ``AC, AN, n_het, n_hom_alt,
-  n_hq_carriers`` (cohort counts over all cohort samples).
+  ``n_alt_alleles`` (ALT alleles at the multi-allelic site before splitting), ``cohort_stats: struct{AC, AN,
+  n_het, n_hom_alt, n_hq_carriers}`` (counts over every cohort sample, before sample QC and withdrawals —
+  the release recomputes AC/AN/AF and ``freq`` on its own samples).
 
 Globals ``variant_qc_params`` record every threshold and resource used.
 """
@@ -211,7 +212,9 @@ def compute_sites(
     ht = ht.select(
         "filters", "learned_filter_score", "consequence", "gene", "transcript_consequences", "clinvar",
         *(["population"] if population_sites else []),
-        "info", "excess_het", "variant_type", "n_alt_alleles", "AC", "AN", "n_het", "n_hom_alt", "n_hq_carriers",
+        "info", "excess_het", "variant_type", "n_alt_alleles",
+        cohort_stats=hl.struct(AC=ht.AC, AN=ht.AN, n_het=ht.n_het, n_hom_alt=ht.n_hom_alt,
+                               n_hq_carriers=ht.n_hq_carriers),
     )
     return ht, {"params": params, "learned_filter": report.per_type, "notes": notes}
 

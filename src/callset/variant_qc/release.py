@@ -111,6 +111,7 @@ def annotate_sites(mt: hl.MatrixTable, sites_ht: hl.Table) -> hl.MatrixTable:
     fields = [f for f in sites_ht.row_value]
     clash = [f for f in fields if f in mt.row_value]
     if clash:
+        log.warning("annotate_sites: row fields %s are replaced by the variant-QC sites table's", clash)
         mt = mt.drop(*clash)
     return mt.annotate_rows(**sites_ht[mt.row_key])
 
