@@ -253,7 +253,8 @@ def real_sites(hail_session, tmp_path_factory: pytest.TempPathFactory):
     from callset.variant_qc.pipeline import compute_sites
 
     work = tmp_path_factory.mktemp("vqc_real")
-    ht, summary = compute_sites(hl.vds.read_vds(str(REAL_VDS)), work_dir=str(work), clinvar_vcf=str(CLINVAR))
+    ht, summary = compute_sites(hl.vds.read_vds(str(REAL_VDS)), work_dir=str(work), clinvar_vcf=str(CLINVAR),
+                                population_sites=str(ANNOT / "gnomad_style_chr22_small.vcf"))
     return ht.checkpoint(str(work / "sites.ht")), summary
 
 
@@ -272,6 +273,16 @@ def test_clinvar_join_on_real_chr22(real_sites, hail_session):
     assert a.clnrevstat == "criteria_provided,_multiple_submitters,_no_conflicts"
     assert got[(10685603, "T", "G")].clnsig == "Conflicting_classifications_of_pathogenicity"
     assert got[(10731564, "TAAA", "T")].clnsig == "Likely_benign"  # ClinVar's TAAAC>TC, min-rep'd
+
+
+def test_population_frequencies_join_split_alleles(real_sites, hail_session):
+    hl = hail_session
+    ht, _ = real_sites
+    got = {(r.locus.position, r.alleles[1]): r.population
+           for r in ht.filter(hl.is_defined(ht.population)).select("population").collect()}
+    assert set(got) == {(10678964, "G"), (10685603, "C"), (10685603, "G")}  # 10700041 C>A: allele differs
+    assert dict(got[(10685603, "G")]) == {"AC": 3, "AN": 150000, "AF": 2e-05, "nhomalt": 0}
+    assert got[(10685603, "C")].nhomalt == 1
 
 
 def test_stage_runs_on_real_chr22_without_gene_models(real_sites, hail_session):
