@@ -30,6 +30,7 @@ rule release:
         registry=REGISTRY,
         options=config["release_options"],
         exclude_hard_filtered=config.get("sample_qc", {}).get("exclude_hard_filtered", True),
+        genotype_filter=config.get("variant_qc", {}).get("genotype_filter", {}),
     conda:
         "../envs/hail.yaml"
     script:

@@ -21,6 +21,7 @@ def main() -> None:
         qc_tables=qc_tables,
         exclude_hard_filtered=sm.params.exclude_hard_filtered,
         variant_qc_sites=str(sm.input.sites) if getattr(sm.input, "sites", None) else None,
+        genotype_filter=sm.params.genotype_filter,
         **sm.params.options,
     )
 

@@ -266,3 +266,29 @@ class TestMembership:
                                                      (610, "G")]
         ivs14 = read_exon_intervals(gff, padding=14, contig_lengths=GRCH38.lengths)
         assert (200, "A") not in _kept(filter_exome(hand_mt, ivs14))
+
+
+def test_haploid_calls_export_to_plink_and_bgen_as_homozygous(hail_session, tmp_path):
+    """chrX non-PAR calls of XY samples are haploid (GT 0 / 1); PLINK and BGEN store them as 0/0, 1/1."""
+    from callset.products import export_shard
+
+    hl = hail_session
+    mt = hl.utils.range_matrix_table(n_rows=4, n_cols=3)
+    mt = mt.key_rows_by(locus=hl.locus("chrX", 3_000_000 + mt.row_idx * 10, reference_genome="GRCh38"),
+                        alleles=hl.array(["A", "G"]))
+    mt = mt.key_cols_by(s=hl.str("R") + hl.str(mt.col_idx)).drop("row_idx", "col_idx")
+    haploid = (mt.col_key.s == "R0") | (mt.col_key.s == "R1")
+    alt = (mt.locus.position // 10 + hl.len(mt.s)) % 2
+    mt = mt.annotate_entries(GT=hl.if_else(haploid, hl.call(alt), hl.call(0, alt)))
+    mt = mt.annotate_rows(rsid=hl.missing(hl.tstr), AC=1, AN=4, AF=0.25)
+    files = export_shard(mt, tmp_path, "{fmt}/shard", formats=["plink", "bgen"])
+    assert set(files) == {"plink", "bgen"}
+    want = mt.select_entries(GT=hl.if_else(mt.GT.ploidy == 1, hl.call(mt.GT[0], mt.GT[0]), mt.GT))
+    want = {(r.locus.position, r.s): r.GT for r in want.entries().collect()}
+    plink = hl.import_plink(str(tmp_path / "plink" / "shard.bed"), str(tmp_path / "plink" / "shard.bim"),
+                            str(tmp_path / "plink" / "shard.fam"), reference_genome="GRCh38", a2_reference=True)
+    got = {(r.locus.position, r.s): r.GT for r in plink.entries().collect()}
+    assert got == want and any(g.is_hom_var() for g in got.values())
+    bgen = hl.import_bgen(str(tmp_path / "bgen" / "shard.bgen"), entry_fields=["GT"],
+                          sample_file=str(tmp_path / "bgen" / "shard.sample"))
+    assert {(r.locus.position, r.s): r.GT for r in bgen.entries().collect()} == want

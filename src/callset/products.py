@@ -226,6 +226,12 @@ def callset_filters(
 # --- exports ------------------------------------------------------------------------------------
 
 
+def diploid_gt_expr(gt: hl.expr.CallExpression) -> hl.expr.CallExpression:
+    """Haploid calls (chrX non-PAR / chrY of XY samples) as homozygous diploid calls, the PLINK 1.9 and
+    BGEN-v1.2-hard-call convention; diploid calls unchanged. The VCF export keeps the haploid call."""
+    return hl.if_else(gt.ploidy == 1, hl.call(gt[0], gt[0]), gt)
+
+
 def gp_from_gt_expr(gt: hl.expr.CallExpression) -> hl.expr.ArrayExpression:
     """Hard-call genotype probabilities ``[P(0/0), P(0/1), P(1/1)]`` of a biallelic diploid call."""
     n = gt.n_alt_alleles()
@@ -283,10 +289,10 @@ def export_shard(
             hl.export_vcf(vcf_ready(mt), str(path), metadata=VCF_METADATA, tabix=True)
             out[fmt] = [f"{stem}.vcf.bgz", f"{stem}.vcf.bgz.tbi"]
         elif fmt == "plink":
-            hl.export_plink(mt, str(root / stem), call=mt.GT, ind_id=mt.s)
+            hl.export_plink(mt, str(root / stem), call=diploid_gt_expr(mt.GT), ind_id=mt.s)
             out[fmt] = [f"{stem}.bed", f"{stem}.bim", f"{stem}.fam"]
         elif fmt == "bgen":
-            bmt = mt.select_entries(GP=gp_from_gt_expr(mt.GT))
+            bmt = mt.select_entries(GP=gp_from_gt_expr(diploid_gt_expr(mt.GT)))
             bmt = bmt.select_rows().select_cols().select_globals()
             hl.export_bgen(bmt, str(root / stem))
             hl.index_bgen(str(root / f"{stem}.bgen"), reference_genome=reference_genome)

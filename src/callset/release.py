@@ -410,6 +410,7 @@ def write_release(
     exports: Sequence[str] = (),
     public_summary: bool = False,
     suppress_below: int = 20,
+    vat: bool = False,
 ) -> dict[str, Any]:
     """Write a complete release atomically and return its manifest.
 
@@ -539,6 +540,13 @@ def write_release(
         names = write_public_summary(mts, partial / "public", ancestry=ancestry or None, k=suppress_below)
         public_info = {"files": [f"public/{n}" for n in names], "suppress_below": suppress_below}
 
+    vat_info = None
+    if vat and shard_entries:
+        from callset.variant_qc.vat import write_vat
+
+        summary = write_vat([hl.read_matrix_table(str(partial / s["path"])) for s in shard_entries], partial / "vat")
+        vat_info = {"path": "vat", "summary": summary}
+
     aux_files: list[str] = []
     if qc_tables:
         aux_files = [f"aux/{n}" for n in write_aux_tables(qc_tables, partial / "aux", released, research_ids)]
@@ -566,6 +574,7 @@ def write_release(
         "sample_qc": {"applied": bool(qc_tables and qc_tables.get("sample_qc")),
                       "exclude_hard_filtered": exclude_hard_filtered, "aux": aux_files},
         "public": public_info,
+        "vat": vat_info,
         "notes": "RELEASE_NOTES.md",
     }
     prev = find_previous_release(final.parent, final.name)
@@ -592,15 +601,19 @@ def read_research_ids(path: str | os.PathLike[str]) -> dict[str, str]:
         return {r["sample_id"]: r["research_id"] for r in csv.DictReader(f, delimiter="\t")}
 
 
-def variant_qc_annotator(sites_ht: str, ancestry: Mapping[str, str]) -> ShardAnnotator:
-    """Variant QC's per-shard annotations: genotype filter ``FT``, ``freq`` by ancestry, site annotations."""
+def variant_qc_annotator(
+    sites_ht: str, ancestry: Mapping[str, str], genotype_filter: Mapping[str, Any] | None = None
+) -> ShardAnnotator:
+    """Variant QC's per-shard annotations: genotype filter ``FT`` (thresholds from
+    ``variant_qc.genotype_filter``), ``freq`` by ancestry, site annotations."""
     from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter, annotate_sites
 
     sites = hl.read_table(sites_ht)
     groups = hl.literal(dict(ancestry)) if ancestry else None
+    gt_filter = dict(genotype_filter or {})
 
     def annotate(mt: hl.MatrixTable) -> hl.MatrixTable:
-        mt = annotate_genotype_filter(mt)
+        mt = annotate_genotype_filter(mt, **gt_filter)
         mt = annotate_frequencies(mt, groups.get(mt.s) if groups is not None else None)
         return annotate_sites(mt, sites)
 
@@ -617,6 +630,7 @@ def write_release_from_cohort(
     release: str,
     reference_genome: str,
     variant_qc_sites: str | None = None,
+    genotype_filter: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Resolve the cohort step, honour withdrawals (recorded in the registry), then :func:`write_release`.
@@ -638,8 +652,9 @@ def write_release_from_cohort(
     research_ids = read_research_ids(research_ids_tsv)
     if variant_qc_sites and "shard_annotator" not in options:
         options["shard_annotator"] = variant_qc_annotator(
-            variant_qc_sites, release_ancestry(options.get("qc_tables"), research_ids)
+            variant_qc_sites, release_ancestry(options.get("qc_tables"), research_ids), genotype_filter
         )
+        options.setdefault("vat", True)
     return write_release(
         cohort_vds=vds_path,
         release_dir=release_dir,
