@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def cram_coverage(
     import pysam
 
     try:
-        f = pysam.AlignmentFile(path, "rc", reference_filename=reference_fasta)
+        crai = next((c for c in (f"{path}.crai", f"{path[:-5]}.crai") if Path(c).is_file()), None)
+        f = pysam.AlignmentFile(path, "rc", reference_filename=reference_fasta, index_filename=crai)
     except (OSError, ValueError) as e:
         raise CallsetError(f"{path}: cannot open CRAM for coverage ({e})") from None
     total_depth = 0
