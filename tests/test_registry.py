@@ -64,3 +64,21 @@ def test_failed_transaction_rolls_back(tmp_path: Path) -> None:
     except RuntimeError:
         pass
     assert sqlite3.connect(tmp_path / "r.sqlite").execute("SELECT COUNT(*) FROM batches").fetchone() == (0,)
+
+
+def _open_registry(path: str) -> str:
+    return Registry(path).path.name
+
+
+def test_parallel_jobs_creating_the_registry_together(tmp_path: Path) -> None:
+    """Two intake jobs starting at once both create the registry; switching it to WAL used to fail one
+    of them with "database is locked" (SQLite does not wait on its busy timeout for a journal-mode change)."""
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(4) as pool:
+        for i in range(15):
+            path = str(tmp_path / f"r{i}.sqlite")
+            assert pool.map(_open_registry, [path] * 4) == [f"r{i}.sqlite"] * 4
+            con = sqlite3.connect(path)
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            con.close()

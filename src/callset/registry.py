@@ -145,9 +145,34 @@ class Registry:
             return None
         return int(row[0]) if row else None
 
+    def _use_wal(self, con: sqlite3.Connection) -> None:
+        """Switch the database to WAL (readers never block the writer; one WAL fsync per commit).
+
+        Changing the journal mode needs a moment with no other connection, and SQLite answers "database is
+        locked" at once instead of waiting on its busy timeout, so parallel jobs creating the registry
+        together retry here until the mode sticks (WAL is persistent: the first job to succeed sets it).
+        """
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        delay = 0.02
+        while True:
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                    return
+                if con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                    return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError(f"{self.path}: could not switch the registry to WAL mode (locked)")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
     def _create(self, con: sqlite3.Connection) -> None:
         """Create or upgrade the schema in one transaction (one fsync, not one per statement)."""
-        con.execute("PRAGMA journal_mode = WAL")  # readers never block the writer; one WAL fsync per commit
+        self._use_wal(con)
         con.execute("BEGIN IMMEDIATE")
         try:
             if self._schema_version(con) != SCHEMA_VERSION:  # another job may have won the race
