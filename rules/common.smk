@@ -59,6 +59,13 @@ def get_previous_cohort(wildcards):
     return [] if i == 0 else str(cohort_dir(RESULTS, BATCHES[i - 1]))
 
 
+def get_variant_qc_resources(wildcards):
+    """Resource files named in the config (tracked as inputs so a new ClinVar/GFF3 reruns the stage)."""
+    vq = config["variant_qc"]
+    keys = ("fasta", "gff3", "clinvar_vcf", "population_sites", "training_sites")
+    return {k: vq[k] for k in keys if vq.get(k)}
+
+
 def get_final_cohort():
     return str(cohort_dir(RESULTS, BATCHES[-1]))
 

@@ -2,13 +2,6 @@
 # The release joins sites.ht into each shard (callset.variant_qc.release) and writes the VAT.
 
 
-def get_variant_qc_resources(wildcards):
-    """Resource files named in the config (tracked as inputs so a new ClinVar/GFF3 reruns the stage)."""
-    vq = config["variant_qc"]
-    keys = ("fasta", "gff3", "clinvar_vcf", "population_sites", "training_sites")
-    return {k: vq[k] for k in keys if vq.get(k)}
-
-
 rule variant_qc_sites:
     input:
         unpack(get_variant_qc_resources),

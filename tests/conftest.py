@@ -65,6 +65,9 @@ def write_config(path: Path, **overrides) -> Path:
         "combiner": {"import_interval_size": 250_000},
         "release_options": {"target_variants_per_shard": 40},
         "spark": {"driver_memory": "2g"},
+        # the QC stages are on by default; tests of other stages switch them off to stay fast
+        "sample_qc": {"activate": False},
+        "variant_qc": {"activate": False},
     }
     for k, v in overrides.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):

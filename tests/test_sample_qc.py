@@ -352,13 +352,15 @@ def test_report_says_not_assessable(tmp_path: Path):
 
 @pytest.mark.slow
 def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
-    """The 40 real chr22 samples: the stage runs cleanly, says what it cannot assess, excludes nobody for it."""
+    """The 40 real chr22 samples through the whole pipeline (sample QC and variant QC on): the stage runs
+    cleanly, says what it cannot assess, excludes nobody for it, and the release carries both stages."""
+    import json
     import shutil
 
     from conftest import REPO, run_snakemake, write_config
 
     shutil.copytree(REPO / "resources" / "demo" / "inbox", tmp_path / "inbox")
-    cfg = write_config(tmp_path / "config.yaml", sample_qc={"activate": True})
+    cfg = write_config(tmp_path / "config.yaml", sample_qc={"activate": True}, variant_qc={"activate": True})
     run_snakemake(tmp_path, cfg)
     qc_dir = tmp_path / "results" / "qc"
     qc = pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t", dtype=str, keep_default_na=False)
@@ -381,3 +383,24 @@ def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
     released = (tmp_path / "results" / "releases" / "v1" / "samples.tsv").read_text().split()
     n_hard = int((qc.hard_filter_reasons != "").sum())
     assert len([r for r in released if r.startswith(qc.research_id[0][:2])]) == 40 - n_hard
+    # the release carries sample QC (aux tables) and variant QC (FT, site annotations, VAT)
+    release = tmp_path / "results" / "releases" / "v1"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["sample_qc"]["applied"] and len(manifest["sample_qc"]["aux"]) == 4
+    assert all((release / a).is_file() for a in manifest["sample_qc"]["aux"])
+    assert manifest["vat"]["summary"]["n_variants_in"] == manifest["n_variants"]
+    assert (release / "vat" / "vat.tsv.bgz").is_file() and (release / "vat" / "vat.tsv.bgz.tbi").is_file()
+    code = (
+        "import hail as hl, json, sys; from callset.hail_setup import setup_hail; "
+        f"setup_hail(master='local[2]', tmp_dir='{tmp_path}/htmp', driver_memory='2g'); "
+        f"mt = hl.read_matrix_table('{release}/' + json.load(open('{release}/manifest.json'))['shards'][0]['path']); "
+        "print(json.dumps({'entry': sorted(mt.entry), 'row': sorted(mt.row), "
+        "'ft': sorted(mt.aggregate_entries(hl.agg.collect_as_set(mt.FT)))}))"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    fields = json.loads(out.strip().splitlines()[-1])
+    assert "FT" in fields["entry"] and {"filters", "freq", "clinvar", "consequence"} <= set(fields["row"])
+    assert "PASS" in fields["ft"] and any(f != "PASS" for f in fields["ft"] if f)
