@@ -1,7 +1,8 @@
 """Snakemake entry point: write release <name> from the cohort VDS (atomic, immutable)."""
 
 from callset.hail_setup import setup_hail
-from callset.release import AUX_TABLES, write_release_from_cohort
+from callset.release import write_release_from_cohort
+from callset.release_aux import AUX_TABLES
 from callset.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
