@@ -33,11 +33,10 @@ def main() -> None:
     from callset.hail_setup import setup_hail
 
     setup_hail(master="local[2]", driver_memory=args.driver_memory, tmp_dir=out / "tmp", log_path=out / "hail.log")
-    import hail as hl
 
+    from callset.joint_call import read_cohort_vds
     from callset.sample_qc.accuracy import read_truth, score, shared_haplotype_pairs, simulate_and_joint_call
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
-    from callset.workflow import cohort_vds_path
 
     t0 = time.perf_counter()
     paths = simulate_and_joint_call(
@@ -61,7 +60,7 @@ def main() -> None:
     t1 = time.perf_counter()
     sim = paths["sim"]
     res = run_sample_qc(
-        hl.vds.read_vds(cohort_vds_path(paths["step"])),
+        read_cohort_vds(paths["step"]),
         center=read_center_metrics([str(a) for a in paths["accepted"]]),  # type: ignore[union-attr]
         panel_vcf=str(sim / "panel" / "panel.vcf.bgz"),
         reference_fasta=str(sim / "reference" / "sim.fa.gz"),

@@ -69,9 +69,9 @@ def run_cohort(n: int, work: Path) -> dict:
 def hail_costs(step: Path, dense_path: Path) -> dict:
     import hail as hl
 
-    from callset.workflow import cohort_vds_path
+    from callset.joint_call import read_cohort_vds
 
-    vds = hl.vds.read_vds(str(cohort_vds_path(step)))
+    vds = read_cohort_vds(step)
     vd = vds.variant_data
     vds = hl.vds.VariantDataset(vds.reference_data, vd.annotate_entries(GT=hl.vds.lgt_to_gt(vd.LGT, vd.LA)))
     out: dict = {

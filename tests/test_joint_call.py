@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import TESTDATA, chr22_gvcf, make_batch
 
-from callset.joint_call import import_interval_bounds, merge_extents
+from callset.joint_call import import_interval_bounds, merge_extents, plan_compaction, read_cohort_vds
 from callset.reference import load_reference
 from callset.workflow import batch_order
 
@@ -54,9 +54,9 @@ def test_batch_order_keeps_joint_called_batches_first(tmp_path: Path):
     assert batch_order(["alpha", "beta", "zeta"], tmp_path) == ["zeta", "alpha", "beta"]
 
 
-def _dense_gt(hl, vds_path: str):
-    """(locus, alleles, s) -> GT for every defined dense entry."""
-    vds = hl.vds.read_vds(vds_path)
+def _dense_gt(hl, vds_or_path):
+    """(locus, alleles, s) -> GT for every defined dense entry (of a VDS path or a VDS)."""
+    vds = hl.vds.read_vds(vds_or_path) if isinstance(vds_or_path, str) else vds_or_path
     vd = vds.variant_data
     vd = vd.select_entries(GT=hl.vds.lgt_to_gt(vd.LGT, vd.LA))
     mt = hl.vds.to_dense_mt(hl.vds.VariantDataset(vds.reference_data, vd))
@@ -123,7 +123,8 @@ def test_adding_a_batch_equals_one_run_over_both(hail_session, tmp_path: Path):
 
     other = tmp_path / "together"
     both = _combine(other, "all", _intake(other, "all", first + second), None, 0)
-    res = _compare(hl, _dense_gt(hl, str(step2 / "vds")), _dense_gt(hl, str(both / "vds")))
+    # the cohort after step 2 is its parts unioned (batch 1's VDS + batch 2's own), read as one VDS
+    res = _compare(hl, _dense_gt(hl, read_cohort_vds(step2)), _dense_gt(hl, str(both / "vds")))
     assert res.diff == 0, res.examples
     assert res.n > 500
     # the work dir (plan + temporaries) is cleaned after a finished step
@@ -133,3 +134,117 @@ def test_adding_a_batch_equals_one_run_over_both(hail_session, tmp_path: Path):
 def test_gvcf_paths_exist_for_test_data():
     for s in FIVE:
         assert chr22_gvcf(s).exists()
+
+
+class TestPlanCompaction:
+    """Cohort parts behave like a base-``fanout`` counter: batch cost follows the batch, parts stay few."""
+
+    @staticmethod
+    def _simulate(n_batches: int, fanout: int) -> tuple[list[int], list[int]]:
+        levels: list[int] = []
+        merged_sizes = []  # parts merged by each batch
+        for _ in range(n_batches):
+            n, level = plan_compaction(levels, fanout)
+            merged_sizes.append(n)
+            levels = [*levels[: len(levels) - n], level]
+        return levels, merged_sizes
+
+    def test_counter_in_base_fanout(self):
+        # 11 batches with fanout 3: 11 = 1*9 + 0*3 + 2*1 -> one level-2 part and two level-0 parts
+        levels, merged = self._simulate(11, 3)
+        assert levels == [2, 0, 0]
+        assert merged == [0, 0, 2, 0, 0, 2, 0, 0, 4, 0, 0]
+
+    def test_parts_bounded_by_log_of_batches(self):
+        for fanout in (2, 4, 8):
+            for n in (1, 7, 64, 100, 1000):
+                levels, _ = self._simulate(n, fanout)
+                assert levels == sorted(levels, reverse=True)
+                # the number of parts is the digit sum of n in base fanout
+                digits, m = 0, n
+                while m:
+                    digits, m = digits + m % fanout, m // fanout
+                assert len(levels) == digits
+
+    def test_fanout_one_is_one_vds(self):
+        levels, merged = self._simulate(5, 1)
+        assert levels == [0] and merged == [0, 1, 1, 1, 1]
+
+    def test_rejects_bad_fanout(self):
+        with pytest.raises(ValueError):
+            plan_compaction([], 0)
+
+
+def _accepted_with_resubmission(tmp_path: Path, batch: str, samples: list[str], resubmitted: set[str]) -> Path:
+    """Intake of ``samples`` (own registry), then mark ``resubmitted`` as resubmission=yes (a later version)."""
+    from callset.intake import run_intake
+
+    d = make_batch(tmp_path / "inbox", batch, samples)
+    out = tmp_path / "results" / "intake" / batch
+    run_intake(d, out_dir=out, registry_path=tmp_path / "registries" / f"{batch}.sqlite")
+    path = out / "accepted.tsv"
+    header, *rows = path.read_text().splitlines()
+    cols = header.split("\t")
+    assert "resubmission" in cols
+    fixed = []
+    for line in rows:
+        r = line.split("\t")
+        if r[cols.index("sample_id")] in resubmitted:
+            r[cols.index("resubmission")] = "yes"
+        fixed.append("\t".join(r))
+    path.write_text("\n".join([header, *fixed]) + "\n")
+    return path
+
+
+def test_compaction_and_resubmission_keep_the_cohort_equal_to_one_run(hail_session, tmp_path: Path):
+    """Fanout 2 over 4 batches: merges at steps 2 and 4, a resubmitted sample excluded from its old part when
+    read and dropped for good when that part is merged; every step's union == one combiner run."""
+    from callset.joint_call import combine_batch
+
+    hl = hail_session
+    s1, s2, s3, s4, s5, s6 = [*FIVE, "NA18507"]
+    batches = [("b1", [s1, s2], set()), ("b2", [s3, s4], set()), ("b3", [s5, s1], {s1}), ("b4", [s6], set())]
+    prev, infos = None, {}
+    for i, (b, samples, resub) in enumerate(batches):
+        acc = _accepted_with_resubmission(tmp_path, b, samples, resub)
+        step = tmp_path / "results" / "joint" / "cohort" / b
+        infos[b] = combine_batch(accepted_tsv=str(acc), previous_step=str(prev) if prev else None,
+                                 step_dir=str(step), work_dir=str(tmp_path / "work" / b), index=i,
+                                 import_interval_size=250_000, cohort_fanout=2)
+        prev = step
+    shape = {b: [(p["batches"], p["level"], p["exclude"]) for p in infos[b]["parts"]] for b in infos}
+    assert shape["b1"] == [(["b1"], 0, [])]
+    assert shape["b2"] == [(["b1", "b2"], 1, [])]
+    assert shape["b3"] == [(["b1", "b2"], 1, [s1]), (["b3"], 0, [])]
+    assert shape["b4"] == [(["b1", "b2", "b3", "b4"], 2, [])]
+    assert [infos[b]["parts_merged"] for b in infos] == [0, 1, 0, 2]
+    assert infos["b3"]["samples_replaced"] == [s1] and sorted(infos["b3"]["samples"]) == sorted([s1, s2, s3, s4, s5])
+
+    other = tmp_path / "together"
+    all6 = _combine(other, "all", _intake(other, "all", [s1, s2, s3, s4, s5, s6]), None, 0)
+    expected6 = hl.vds.read_vds(str(all6 / "vds"))
+    expected5 = hl.vds.filter_samples(expected6, [s6], keep=False, remove_dead_alleles=True)
+    for b, expected in (("b3", expected5), ("b4", expected6)):
+        got = read_cohort_vds(tmp_path / "results" / "joint" / "cohort" / b)
+        cols = got.variant_data.s.collect()
+        assert sorted(cols) == sorted(expected.variant_data.s.collect()) and len(set(cols)) == len(cols)
+        res = _compare(hl, _dense_gt(hl, got), _dense_gt(hl, expected))
+        assert res.diff == 0, (b, res.examples)
+        assert res.n > 300
+    # the compacted part physically holds each sample once (the old s1 is gone from the VDS itself)
+    part = hl.vds.read_vds(str(tmp_path / "results" / "joint" / "cohort" / "b4" / "vds"))
+    assert sorted(part.variant_data.s.collect()) == sorted([s1, s2, s3, s4, s5, s6])
+
+
+def test_cohort_written_before_parts_still_reads(hail_session, tmp_path: Path):
+    """Migration: a step written before layout 2 (cohort.json with only ``vds``) reads as one part."""
+    from callset.workflow import cohort_parts, cohort_vds_path
+
+    step = _combine(tmp_path, "b1", _intake(tmp_path, "b1", FIVE[:2]), None, 0)
+    info = json.loads((step / "cohort.json").read_text())
+    old = {k: v for k, v in info.items() if k not in ("parts", "layout", "parts_merged")}
+    (step / "cohort.json").write_text(json.dumps(old))
+    parts = cohort_parts(step)
+    assert len(parts) == 1 and parts[0]["vds"] == str((step / "vds").resolve()) and parts[0]["samples"] == FIVE[:2]
+    assert cohort_vds_path(step) == parts[0]["vds"]
+    assert sorted(read_cohort_vds(step).variant_data.s.collect()) == sorted(FIVE[:2])

@@ -202,14 +202,13 @@ def check_report(path: Path, *, figures: set[str]) -> _Parser:
 @pytest.fixture(scope="module")
 def sim_qc(hail_session, tmp_path_factory: pytest.TempPathFactory):
     """Simulate, run intake (thresholds relaxed so planted anomalies reach QC), joint-call once, run QC."""
+    from callset.joint_call import read_cohort_vds
     from callset.sample_qc.accuracy import simulate_and_joint_call
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
-    from callset.workflow import cohort_vds_path
 
-    hl = hail_session
     p = simulate_and_joint_call(tmp_path_factory.mktemp("sqc"), **SIM_OPTS)
     sim = p["sim"]
-    vds = hl.vds.read_vds(cohort_vds_path(p["step"]))
+    vds = read_cohort_vds(p["step"])
     result = run_sample_qc(
         vds,
         center=read_center_metrics([str(a) for a in p["accepted"]]),

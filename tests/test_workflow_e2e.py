@@ -114,10 +114,11 @@ def test_run_outputs_reports_logs_and_summary(pipeline):
                      "joint_call/batch_a.log", "joint_call/batch_b.log", "joint_call/batch_b.hail.log",
                      "release/v1.log", "release/v1.hail.log"):
         assert expected in logs
-    # batch_b was merged into batch_a's cohort VDS, not re-imported from all gVCFs
+    # batch_b imported only its own 3 gVCFs (never batch_a's again) into its own cohort part
     step_b = json.loads((results / "joint" / "cohort" / "batch_b" / "cohort.json").read_text())
     assert step_b["previous"] == "batch_a" and step_b["samples_added"] == B2
-    assert "combining 3 gVCFs with cohort VDS" in (results / "logs" / "joint_call" / "batch_b.log").read_text()
+    assert [p["batches"] for p in step_b["parts"]] == [["batch_a"], ["batch_b"]]
+    assert "combining 3 gVCFs into" in (results / "logs" / "joint_call" / "batch_b.log").read_text()
     assert "samples:  6" in proc.stderr and "shards:" in proc.stderr
     # nothing under releases/ names a center sample ID in plain text
     for p in release.rglob("*"):

@@ -77,40 +77,104 @@ def intervals_expr(bounds: Sequence[tuple[str, int, int]], reference_genome: str
     ]
 
 
+def plan_compaction(levels: Sequence[int], fanout: int) -> tuple[int, int]:
+    """How many of the newest cohort parts a new batch merges with, and the level of the part it writes.
+
+    Parts are kept like a counter in base ``fanout`` (size-tiered, as log-structured stores do): a new batch
+    is a level-0 part; when ``fanout`` parts of one level would exist they are merged into one part of the
+    next level, cascading. A batch therefore costs the batch (plus, every ``fanout`` batches, a merge of the
+    newest parts), not the cohort, and a cohort of B batches is at most ``(fanout - 1) * log_fanout(B)`` parts.
+    ``fanout`` 1 merges every batch into the whole cohort (one VDS, the layout before cohort parts).
+
+    :param levels: levels of the existing parts, oldest first (non-increasing).
+    :return: ``(n_newest_parts_to_merge, level_of_the_new_part)``.
+    """
+    if fanout < 1:
+        raise ValueError(f"fanout must be >= 1, got {fanout}")
+    if fanout == 1:
+        return len(levels), 0
+    n, level, i = 0, 0, len(levels)
+    while i > 0:
+        j = i
+        while j > 0 and levels[j - 1] == level:
+            j -= 1
+        if i - j >= fanout - 1:
+            n += i - j
+            i, level = j, level + 1
+        else:
+            break
+    return n, level
+
+
+def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
+    """The cohort after a joint-calling step as one VariantDataset: its parts unioned (lazily, no write).
+
+    The union is the combiner's own merge (:func:`hail.vds.combiner.combine_variant_datasets`): reference
+    rows and variant rows zip-joined by locus, alleles merged and local allele indices renumbered, so it equals
+    the VDS one combiner run over all gVCFs would write. Samples listed in a part's ``exclude`` (resubmitted in
+    a later batch) are filtered out first.
+    """
+    from callset.workflow import cohort_parts
+
+    parts = cohort_parts(step_dir)
+    if not parts:
+        raise ValueError(f"{step_dir}: the cohort has no samples yet (every sample so far was rejected)")
+    return union_parts(parts)
+
+
+def union_parts(parts: Sequence[Mapping[str, object]]) -> hl.vds.VariantDataset:
+    """Union of VDS parts (``{"vds": path, "exclude": [...]}``), in order; one part is read as is."""
+    from hail.vds.combiner.combine import combine_variant_datasets
+
+    def read(part: Mapping[str, object], drop_end: bool) -> hl.vds.VariantDataset:
+        vds = hl.vds.read_vds(str(part["vds"]), _drop_end=drop_end)
+        exclude = list(part.get("exclude") or [])  # type: ignore[call-overload]
+        if exclude:
+            vds = hl.vds.filter_samples(vds, hl.literal(exclude), keep=False, remove_dead_alleles=True)
+        return vds
+
+    if len(parts) == 1:
+        return read(parts[0], drop_end=False)
+    vdss = [read(p, drop_end=True) for p in parts]
+    combined = combine_variant_datasets(vdss)
+    ref = hl.vds.VariantDataset._add_end(combined.reference_data)
+    return hl.vds.VariantDataset(ref, combined.variant_data)
+
+
 def combine(
     *,
     gvcf_paths: Sequence[str],
     output_path: str,
     work_dir: str,
     intervals: Sequence[hl.Interval],
-    previous_vds: str | None = None,
+    vds_paths: Sequence[str] = (),
     reference_genome: str = "GRCh38",
     branch_factor: int = 100,
     target_records: int = 24_000,
     gvcf_batch_size: int = 50,
 ) -> None:
-    """Run (or resume) the VDS combiner; writes ``output_path``.
+    """Run (or resume) the VDS combiner over ``gvcf_paths`` (and existing ``vds_paths``); writes ``output_path``.
 
     ``work_dir`` holds the combiner's saved plan and its temporary VDSs; keeping it stable for a batch
     makes a killed run resume where it stopped instead of starting again.
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    vds_paths = [previous_vds] if previous_vds else None
     log.info(
         "combining %d gVCFs%s into %s (%d import intervals)",
         len(gvcf_paths),
-        f" with cohort VDS {previous_vds}" if previous_vds else "",
+        f" with {len(vds_paths)} cohort VDS parts" if vds_paths else "",
         output_path,
         len(intervals),
     )
+
     def make(force: bool) -> hl.vds.combiner.VariantDatasetCombiner:
         return hl.vds.new_combiner(
             output_path=output_path,
             temp_path=str(work / "tmp"),
             save_path=str(work / "plan.json"),
             gvcf_paths=list(gvcf_paths) or None,
-            vds_paths=vds_paths,
+            vds_paths=list(vds_paths) or None,
             intervals=list(intervals) if gvcf_paths else None,
             reference_genome=reference_genome,
             gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
@@ -146,27 +210,34 @@ def combine_batch(
     branch_factor: int = 100,
     target_records: int = 24_000,
     gvcf_batch_size: int = 50,
+    cohort_fanout: int = 8,
 ) -> dict[str, object]:
     """Write cohort step ``step_dir`` = previous cohort + this batch's accepted gVCFs.
 
-    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, VDS path).
-    A batch with no accepted sample adds nothing: its step points at the previous VDS. Resubmitted
-    samples (``resubmission=yes``) replace their earlier version: the previous cohort is filtered first.
+    The cohort is a list of VDS *parts* (``cohort.json`` ``parts``; :func:`read_cohort_vds` unions them). This
+    step combines only its own gVCFs into ``step_dir/vds`` — plus, when :func:`plan_compaction` says so, the
+    newest earlier parts — so its cost follows the batch, not the cohort. Earlier gVCFs are never re-imported.
+
+    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts). A batch
+    with no accepted sample adds nothing: its step lists the previous parts. Resubmitted samples
+    (``resubmission=yes``) replace their earlier version: the part holding it excludes it when read (and drops
+    it for good when that part is next merged).
     """
     import json
+    import os
     import shutil
 
     from callset.errors import CallsetError
     from callset.intake import read_accepted
     from callset.reference import load_reference
-    from callset.workflow import COHORT_JSON, cohort_vds_path, read_cohort_step
+    from callset.workflow import COHORT_JSON, cohort_parts, read_cohort_step
 
     step = Path(step_dir)
     step.mkdir(parents=True, exist_ok=True)
     rows = read_accepted(accepted_tsv)
     batch = Path(accepted_tsv).parent.name
-    prev_vds = cohort_vds_path(previous_step) if previous_step else None
     prev_info = read_cohort_step(previous_step) if previous_step else {}
+    prev_parts = cohort_parts(previous_step) if previous_step else []
     prev_samples: list[str] = list(prev_info.get("samples", []))
     new_ids = [r["sample_id"] for r in rows]
     replaced = [s for s in new_ids if s in set(prev_samples)]
@@ -175,7 +246,10 @@ def combine_batch(
         raise CallsetError(
             f"{accepted_tsv}: samples already in the cohort without resubmission=yes: {not_flagged[:5]}"
         )
+    for part in prev_parts:
+        part["exclude"] = [*part["exclude"], *(s for s in replaced if s in set(part["samples"]))]
     info: dict[str, object] = {
+        "layout": 2,
         "index": index,
         "batch": batch,
         "previous": Path(previous_step).name if previous_step else None,
@@ -184,19 +258,28 @@ def combine_batch(
         "samples_replaced": replaced,
         "samples": [s for s in prev_samples if s not in replaced] + new_ids,
     }
+    parts = prev_parts
     if not rows:
         log.warning("batch %s has no accepted samples: the cohort is unchanged", batch)
-        info["vds"] = str(Path(prev_vds).resolve()) if prev_vds else None
+        info["vds"] = None
     else:
-        if replaced and prev_vds:
-            filtered = str(Path(work_dir) / "previous_without_resubmitted.vds")
-            if not _finished(filtered):
-                log.info("removing %d resubmitted samples from the previous cohort first", len(replaced))
-                vds = hl.vds.read_vds(prev_vds)
-                hl.vds.filter_samples(vds, hl.literal(replaced), keep=False, remove_dead_alleles=True).write(
-                    filtered, overwrite=True
-                )
-            prev_vds = filtered
+        n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)
+        kept, merging = prev_parts[: len(prev_parts) - n_merge], prev_parts[len(prev_parts) - n_merge:]
+        vds_inputs = []
+        for i, part in enumerate(merging):
+            if part["exclude"]:  # resubmitted samples leave the part for good when it is merged
+                filtered = str(Path(work_dir) / f"part{i}_without_resubmitted.vds")
+                if not _finished(filtered):
+                    log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
+                    vds = hl.vds.read_vds(part["vds"])
+                    hl.vds.filter_samples(vds, hl.literal(part["exclude"]), keep=False,
+                                          remove_dead_alleles=True).write(filtered, overwrite=True)
+                vds_inputs.append(filtered)
+            else:
+                vds_inputs.append(part["vds"])
+        if merging:
+            log.info("compaction: merging the %d newest cohort parts (%d samples) with batch %s into a level-%d part",
+                     len(merging), sum(len(p["samples"]) - len(p["exclude"]) for p in merging), batch, level)
         ref = load_reference(reference_genome)
         extents = merge_extents(json.loads(r["extents"]) for r in rows)
         bounds = import_interval_bounds(
@@ -210,7 +293,7 @@ def combine_batch(
             shutil.rmtree(out)
         combine(
             gvcf_paths=[r["gvcf"] for r in rows],
-            previous_vds=prev_vds,
+            vds_paths=vds_inputs,
             output_path=out,
             work_dir=work_dir,
             intervals=intervals_expr(bounds, reference_genome),
@@ -219,9 +302,22 @@ def combine_batch(
             target_records=target_records,
             gvcf_batch_size=gvcf_batch_size,
         )
+        merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
+        new_part = {
+            "vds": out,
+            "batches": [b for p in merging for b in p.get("batches", [])] + [batch],
+            "samples": merged_samples + new_ids,
+            "level": level,
+            "exclude": [],
+        }
+        parts = [*kept, new_part]
         info["vds"] = "vds"
         info["import_intervals"] = len(bounds)
+        info["parts_merged"] = len(merging)
+    # part paths relative to this step, so a results folder can be moved as a whole
+    info["parts"] = [{**p, "vds": os.path.relpath(p["vds"], step.resolve())} for p in parts]
     (step / COHORT_JSON).write_text(json.dumps(info, indent=1) + "\n")
     shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
-    log.info("cohort step %s: %d samples (%d added)", batch, len(info["samples"]), len(new_ids))  # type: ignore[arg-type]
+    log.info("cohort step %s: %d samples (%d added) in %d VDS parts", batch, len(info["samples"]),  # type: ignore[arg-type]
+             len(new_ids), len(parts))
     return info

@@ -241,7 +241,7 @@ def _rm(path: Path) -> None:
 
 def write_release(
     *,
-    cohort_vds: str,
+    cohort_vds: str | hl.vds.VariantDataset,
     release_dir: str | os.PathLike[str],
     release: str,
     research_ids: Mapping[str, str],
@@ -292,7 +292,7 @@ def write_release(
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
 
-    vds = hl.vds.read_vds(cohort_vds)
+    vds = hl.vds.read_vds(cohort_vds) if isinstance(cohort_vds, str) else cohort_vds
     in_cohort = set(vds.variant_data.s.collect())
     keep = {s: r for s, r in research_ids.items() if s in in_cohort and s not in withdrawn}
     missing = sorted(in_cohort - set(research_ids))
@@ -489,13 +489,14 @@ def write_release_from_cohort(
     :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
         gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
     """
+    from callset.joint_call import read_cohort_vds
     from callset.reference import load_reference
     from callset.registry import Registry
-    from callset.workflow import cohort_vds_path, read_cohort_step
+    from callset.workflow import cohort_parts, read_cohort_step
 
-    vds_path = cohort_vds_path(cohort_step)
-    if vds_path is None:
+    if not cohort_parts(cohort_step):
         raise ReleaseError(f"{cohort_step}: the cohort has no samples yet (every sample so far was rejected)")
+    vds = read_cohort_vds(cohort_step)
     withdrawn = read_withdrawals(withdrawals)
     if withdrawn:
         newly = Registry(registry_path).record_withdrawals(sorted(withdrawn))
@@ -507,7 +508,7 @@ def write_release_from_cohort(
         )
         options.setdefault("vat", True)
     return write_release(
-        cohort_vds=vds_path,
+        cohort_vds=vds,
         release_dir=release_dir,
         release=release,
         research_ids=research_ids,

@@ -63,11 +63,39 @@ def batch_order(batches: list[str], results: str | Path) -> list[str]:
     return done_names + [b for b in batches if b not in done_names]
 
 
-def cohort_vds_path(step_dir: str | Path) -> str | None:
-    """Path of the cohort VDS after a step (a step with no accepted samples points at the previous one)."""
+def cohort_parts(step_dir: str | Path) -> list[dict[str, Any]]:
+    """The VDS parts that together hold the cohort after a step, with absolute ``vds`` paths.
+
+    Layout 2 (``"parts"`` in ``cohort.json``): the cohort is the union of several VDSs, each written by the
+    step that added its batches (see :mod:`callset.joint_call`); a part lists its ``samples``, its compaction
+    ``level`` and the samples to ``exclude`` when it is read (resubmitted elsewhere). A step written before
+    layout 2 (one ``vds``) reads as a single part. A step with no accepted sample ever has no parts.
+    """
+    step_dir = Path(step_dir)
     step = read_cohort_step(step_dir)
-    vds = step.get("vds")
-    if vds is None:
+    if "parts" in step:
+        parts = [dict(p) for p in step["parts"]]
+    elif step.get("vds") is not None:
+        parts = [{"vds": step["vds"], "samples": list(step.get("samples", [])), "level": 0, "exclude": [],
+                  "batches": list(step.get("batches", []))}]
+    else:
+        parts = []
+    for part in parts:
+        p = Path(part["vds"])
+        part["vds"] = str(p if p.is_absolute() else (step_dir / p).resolve())
+        part.setdefault("exclude", [])
+        part.setdefault("level", 0)
+    return parts
+
+
+def cohort_vds_path(step_dir: str | Path) -> str | None:
+    """Path of the cohort VDS after a step when the cohort is one VDS (else use
+    :func:`callset.joint_call.read_cohort_vds`, which unions the parts)."""
+    parts = cohort_parts(step_dir)
+    if not parts:
         return None
-    p = Path(vds)
-    return str(p if p.is_absolute() else Path(step_dir) / p)
+    if len(parts) > 1 or parts[0]["exclude"]:
+        raise ValueError(
+            f"{step_dir}: the cohort is {len(parts)} VDS parts; open it with callset.joint_call.read_cohort_vds"
+        )
+    return str(parts[0]["vds"])

@@ -533,12 +533,12 @@ def run_from_cohort(
     outliers: Mapping[str, Any] | None = None,
 ) -> SampleQCResult:
     """Read the cohort step's VDS and the intake tables, run every check, write ``out_dir``."""
-    from callset.workflow import cohort_vds_path
+    from callset.joint_call import read_cohort_vds
+    from callset.workflow import cohort_parts
 
-    vds_path = cohort_vds_path(cohort_step)
-    if vds_path is None:
+    if not cohort_parts(cohort_step):
         raise CallsetError(f"{cohort_step}: the cohort has no VDS (no sample accepted yet)")
-    vds = hl.vds.read_vds(vds_path)
+    vds = read_cohort_vds(cohort_step)
     res = run_sample_qc(
         vds,
         center=read_center_metrics(accepted_tsvs),

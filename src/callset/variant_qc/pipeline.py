@@ -239,12 +239,12 @@ def run_variant_qc(
     *, cohort_step: str, out_ht: str, summary_json: str, work_dir: str, **kwargs: Any
 ) -> dict[str, Any]:
     """Stage entry: read the cohort VDS of ``cohort_step``, write ``out_ht`` and ``summary_json``."""
-    from callset.workflow import cohort_vds_path
+    from callset.joint_call import read_cohort_vds
+    from callset.workflow import cohort_parts
 
-    vds_path = cohort_vds_path(cohort_step)
-    if vds_path is None:
+    if not cohort_parts(cohort_step):
         raise VariantQCError(f"{cohort_step}: the cohort has no samples yet (every sample so far was rejected)")
-    vds = hl.vds.read_vds(vds_path)
+    vds = read_cohort_vds(cohort_step)
     ht, summary = compute_sites(vds, work_dir=work_dir, **kwargs)
     ht.write(out_ht, overwrite=True)
     ht = hl.read_table(out_ht)
