@@ -148,6 +148,8 @@ def combine(
     work_dir: str,
     intervals: Sequence[hl.Interval],
     vds_paths: Sequence[str] = (),
+    vds_sample_counts: Sequence[int] | None = None,
+    sample_names: Sequence[str] | None = None,
     reference_genome: str = "GRCh38",
     branch_factor: int = 100,
     target_records: int = 24_000,
@@ -157,6 +159,11 @@ def combine(
 
     ``work_dir`` holds the combiner's saved plan and its temporary VDSs; keeping it stable for a batch
     makes a killed run resume where it stopped instead of starting again.
+
+    ``sample_names`` (the sample of each gVCF, in order, as intake checked it against the header) saves the
+    combiner a Spark job that opens every gVCF to read its sample name; the first gVCF's header is then used
+    for all (the combiner parses every file with one header in any case). ``vds_sample_counts`` likewise
+    saves counting the columns of each VDS.
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -175,6 +182,9 @@ def combine(
             save_path=str(work / "plan.json"),
             gvcf_paths=list(gvcf_paths) or None,
             vds_paths=list(vds_paths) or None,
+            vds_sample_counts=list(vds_sample_counts) if vds_paths and vds_sample_counts else None,
+            gvcf_external_header=gvcf_paths[0] if sample_names and gvcf_paths else None,
+            gvcf_sample_names=list(sample_names) if sample_names and gvcf_paths else None,
             intervals=list(intervals) if gvcf_paths else None,
             reference_genome=reference_genome,
             gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
@@ -206,11 +216,12 @@ def combine_batch(
     work_dir: str,
     index: int,
     reference_genome: str = "GRCh38",
-    import_interval_size: int = 1_000_000,
-    branch_factor: int = 100,
+    import_interval_size: int = 5_000_000,
+    branch_factor: int = 500,
     target_records: int = 24_000,
     gvcf_batch_size: int = 50,
     cohort_fanout: int = 8,
+    sample_names_from_intake: bool = True,
 ) -> dict[str, object]:
     """Write cohort step ``step_dir`` = previous cohort + this batch's accepted gVCFs.
 
@@ -265,8 +276,9 @@ def combine_batch(
     else:
         n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)
         kept, merging = prev_parts[: len(prev_parts) - n_merge], prev_parts[len(prev_parts) - n_merge:]
-        vds_inputs = []
+        vds_inputs, vds_counts = [], []
         for i, part in enumerate(merging):
+            vds_counts.append(len(part["samples"]) - len(part["exclude"]))
             if part["exclude"]:  # resubmitted samples leave the part for good when it is merged
                 filtered = str(Path(work_dir) / f"part{i}_without_resubmitted.vds")
                 if not _finished(filtered):
@@ -294,6 +306,8 @@ def combine_batch(
         combine(
             gvcf_paths=[r["gvcf"] for r in rows],
             vds_paths=vds_inputs,
+            vds_sample_counts=vds_counts,
+            sample_names=new_ids if sample_names_from_intake else None,
             output_path=out,
             work_dir=work_dir,
             intervals=intervals_expr(bounds, reference_genome),
