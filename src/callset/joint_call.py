@@ -283,9 +283,7 @@ def combine_batch(
                 filtered = str(Path(work_dir) / f"part{i}_without_resubmitted.vds")
                 if not _finished(filtered):
                     log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
-                    vds = hl.vds.read_vds(part["vds"])
-                    hl.vds.filter_samples(vds, hl.literal(part["exclude"]), keep=False,
-                                          remove_dead_alleles=True).write(filtered, overwrite=True)
+                    union_parts([part]).write(filtered, overwrite=True)  # the same exclusion as a read
                 vds_inputs.append(filtered)
             else:
                 vds_inputs.append(part["vds"])
