@@ -275,6 +275,26 @@ def test_clinvar_join_on_real_chr22(real_sites, hail_session):
     assert got[(10731564, "TAAA", "T")].clnsig == "Likely_benign"  # ClinVar's TAAAC>TC, min-rep'd
 
 
+def test_clinvar_callset_known_empty_only_without_classifications(real_sites, hail_session, tmp_path):
+    """The release skips the per-shard ClinVar write only when no site is classified (one pass over sites)."""
+    hl = hail_session
+    from callset.release import clinvar_empty_reason
+
+    ht, _ = real_sites
+    assert clinvar_empty_reason(_written(ht, tmp_path, "with")) == {}
+    no_cv = ht.annotate(clinvar=hl.missing(ht.clinvar.dtype))
+    why = clinvar_empty_reason(_written(no_cv, tmp_path, "without"))["clinvar"]
+    assert "no site has a ClinVar classification" in why
+    dropped = ht.drop("clinvar")
+    assert "no ClinVar annotation" in clinvar_empty_reason(_written(dropped, tmp_path, "dropped"))["clinvar"]
+
+
+def _written(ht, tmp_path, name: str) -> str:
+    path = str(tmp_path / f"{name}.ht")
+    ht.write(path)
+    return path
+
+
 def test_population_frequencies_join_split_alleles(real_sites, hail_session):
     hl = hail_session
     ht, _ = real_sites

@@ -186,17 +186,22 @@ def filter_exome(
     return hl.filter_intervals(mt, ivs)
 
 
-def filter_clinvar(mt: hl.MatrixTable) -> hl.MatrixTable:
-    """Rows with a ClinVar classification; no rows when the MT has no ``clinvar`` annotation."""
-    if "clinvar" not in mt.row:
-        return mt.filter_rows(False)
-    sig = mt.clinvar.clnsig
+def has_clinvar_expr(clinvar: hl.expr.StructExpression) -> hl.expr.BooleanExpression:
+    """True when the ``clinvar`` annotation carries a classification (``clnsig`` defined and non-empty)."""
+    sig = clinvar.clnsig
     has = hl.is_defined(sig)
     if sig.dtype == hl.tstr:
         has = has & (hl.len(sig) > 0) & (sig != ".")
     elif isinstance(sig.dtype, hl.tarray | hl.tset):
         has = has & (hl.len(sig) > 0)
-    return mt.filter_rows(has)
+    return has
+
+
+def filter_clinvar(mt: hl.MatrixTable) -> hl.MatrixTable:
+    """Rows with a ClinVar classification; no rows when the MT has no ``clinvar`` annotation."""
+    if "clinvar" not in mt.row:
+        return mt.filter_rows(False)
+    return mt.filter_rows(has_clinvar_expr(mt.clinvar))
 
 
 def callset_filters(

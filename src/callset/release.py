@@ -194,6 +194,13 @@ def sha256_file(path: Path, *, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def written_row_count(path: str | os.PathLike[str]) -> int:
+    """Rows of a MatrixTable or Table as written: the partition counts in its metadata (no Spark job)."""
+    with hl.hadoop_open(f"{path}/metadata.json.gz", "r") as f:  # hadoop_open decompresses .gz itself
+        meta = json.load(f)
+    return int(sum(meta["components"]["partition_counts"]["counts"]))
+
+
 def file_inventory(root: Path, sub: str | None = None) -> list[dict[str, Any]]:
     """``{path, size, sha256}`` for every file under ``root/sub`` (paths relative to ``root``), sorted."""
     base = root / sub if sub else root
@@ -262,6 +269,7 @@ def write_release(
     public_summary: bool = False,
     suppress_below: int = 20,
     vat: bool = False,
+    empty_callsets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write a complete release atomically and return its manifest.
 
@@ -278,6 +286,8 @@ def write_release(
         the exome callset is skipped without one.
     :param exports: formats of each smaller-callset shard: ``vcf``, ``plink``, ``bgen``.
     :param public_summary: write ``public/variant_summary.tsv.bgz`` with counts 1..``suppress_below`` hidden.
+    :param empty_callsets: smaller callsets known beforehand to select nothing (name -> why), e.g. ``clinvar``
+        when no site has a ClinVar classification: recorded as empty without a write per shard.
     :raises ReleaseError: the release exists already, or no sample is left.
     """
     from callset.products import callset_filters, ensure_frequencies, export_shard, read_exon_intervals
@@ -340,6 +350,9 @@ def write_release(
     )
     callsets: dict[str, dict[str, Any]] = {name: {"path": name, "shards": []} for name in filters}
 
+    known_empty = {n: why for n, why in (empty_callsets or {}).items() if n in filters}
+    for name, why in known_empty.items():
+        log.info("release %s: %s callset empty (%s): not written", release, name, why)
     shard_entries = []
     has_clinvar = False
     for i, shard in enumerate(shards, 1):
@@ -350,19 +363,19 @@ def write_release(
         mt.write(str(partial / rel))
         mt = hl.read_matrix_table(str(partial / rel))
         has_clinvar = "clinvar" in mt.row
-        n = mt.count_rows()
+        n = written_row_count(partial / rel)
         files = file_inventory(partial, rel)
         shard_entries.append({
             "path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n, "checksum": digest_of(files),
         })
         log.info("[%d/%d] shard %s: %d variants", i, len(shards), shard.interval, n)
         for name, filt in filters.items():
-            if name == "clinvar" and not has_clinvar:
-                continue  # nothing to select without the annotation: skip an empty write per shard
+            if (name == "clinvar" and not has_clinvar) or name in known_empty:
+                continue  # nothing to select: skip an empty write per shard
             crel = f"{name}/mt/shard_{i:05d}.mt"
             filt(mt).write(str(partial / crel))
             sub = hl.read_matrix_table(str(partial / crel))
-            n_sub = sub.count_rows()
+            n_sub = written_row_count(partial / crel)
             if n_sub == 0:
                 _rm(partial / crel)
                 continue
@@ -384,6 +397,8 @@ def write_release(
                       "clinvar": {"field": "clinvar.clnsig"}}[name]
         if name == "clinvar" and not has_clinvar:
             cs["note"] = "empty: no ClinVar annotation in this release (variant QC/annotation not run)"
+        elif name in known_empty:
+            cs["note"] = f"empty: {known_empty[name]}"
 
     public_info = None
     if public_summary:
@@ -457,18 +472,42 @@ def variant_qc_annotator(
 ) -> ShardAnnotator:
     """Variant QC's per-shard annotations: genotype filter ``FT`` (thresholds from
     ``variant_qc.genotype_filter``), ``freq`` by ancestry, site annotations."""
-    from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter, annotate_sites
+    from callset.variant_qc.release import (
+        ancestry_groups,
+        annotate_frequencies,
+        annotate_genotype_filter,
+        annotate_sites,
+    )
 
     sites = hl.read_table(sites_ht)
     groups = hl.literal(dict(ancestry)) if ancestry else None
     gt_filter = dict(genotype_filter or {})
+    present: list[list[str]] = []  # the groups among the columns: every shard has the same columns, ask once
 
     def annotate(mt: hl.MatrixTable) -> hl.MatrixTable:
         mt = annotate_genotype_filter(mt, **gt_filter)
-        mt = annotate_frequencies(mt, groups.get(mt.s) if groups is not None else None)
+        grp = groups.get(mt.s) if groups is not None else None
+        if grp is not None and not present:
+            present.append(ancestry_groups(mt, grp))
+        mt = annotate_frequencies(mt, grp, groups=present[0] if present else None)
         return annotate_sites(mt, sites)
 
     return annotate
+
+
+def clinvar_empty_reason(sites_ht: str) -> dict[str, str]:
+    """``{"clinvar": why}`` when no site of the variant-QC sites table has a ClinVar classification, else ``{}``.
+
+    One pass over the sites table instead of an empty ClinVar write per release shard.
+    """
+    from callset.products import has_clinvar_expr
+
+    sites = hl.read_table(sites_ht)
+    if "clinvar" not in sites.row:
+        return {"clinvar": "no ClinVar annotation in variant QC's sites table"}
+    if sites.aggregate(hl.agg.any(has_clinvar_expr(sites.clinvar))):
+        return {}
+    return {"clinvar": "no site has a ClinVar classification (is variant_qc.clinvar_vcf configured?)"}
 
 
 def write_release_from_cohort(
@@ -507,6 +546,8 @@ def write_release_from_cohort(
             variant_qc_sites, release_ancestry(options.get("qc_tables"), research_ids), genotype_filter
         )
         options.setdefault("vat", True)
+        if "clinvar" in options.get("smaller_callsets", ()) and "empty_callsets" not in options:
+            options["empty_callsets"] = clinvar_empty_reason(variant_qc_sites)
     return write_release(
         cohort_vds=vds,
         release_dir=release_dir,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import hail as hl
 
@@ -61,7 +61,10 @@ def _freq_struct(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
 
 
 def annotate_frequencies(
-    mt: hl.MatrixTable, ancestry: hl.expr.StringExpression | hl.Table | Mapping[str, str] | None = None
+    mt: hl.MatrixTable,
+    ancestry: hl.expr.StringExpression | hl.Table | Mapping[str, str] | None = None,
+    *,
+    groups: Sequence[str] | None = None,
 ) -> hl.MatrixTable:
     """Add row ``freq: dict<str, struct{AC, AN, AF, homozygote_count, sample_count}>`` and the max-AF group.
 
@@ -72,16 +75,20 @@ def annotate_frequencies(
 
     ``ancestry`` may also be a Table keyed by the column key (e.g. :func:`read_ancestry`; its first value
     field is the group) or a dict column key → group.
+
+    ``groups``: the groups present among the columns, when the caller knows them (see
+    :func:`ancestry_groups`); otherwise one query over the columns finds them.
     """
-    groups: list[str] = []
     if isinstance(ancestry, hl.Table):
         field = next(iter(ancestry.row_value))
         ancestry = ancestry[mt.col_key][field]
     elif isinstance(ancestry, Mapping):
         ancestry = hl.literal(dict(ancestry), hl.tdict(hl.tstr, hl.tstr)).get(mt.s)
-    if ancestry is not None:
+    if ancestry is None:
+        groups = []
+    else:
         mt = mt.annotate_cols(_grp=ancestry)
-        groups = sorted(g for g in mt.aggregate_cols(hl.agg.collect_as_set(mt._grp)) if g is not None)
+        groups = sorted(groups) if groups is not None else ancestry_groups(mt, mt._grp)
         if "all" in groups:
             raise VariantQCError("ancestry group named 'all' clashes with the overall frequency key")
     items = [("all", _freq_struct(mt.GT))]
@@ -101,6 +108,11 @@ def annotate_frequencies(
     if "_grp" in mt.col:
         mt = mt.drop("_grp")
     return mt.annotate_globals(freq_groups=hl.literal(["all", *groups], hl.tarray(hl.tstr)))
+
+
+def ancestry_groups(mt: hl.MatrixTable, group: hl.expr.StringExpression) -> list[str]:
+    """The distinct non-missing values of the column expression ``group`` (one query over the columns)."""
+    return sorted(g for g in mt.aggregate_cols(hl.agg.collect_as_set(group)) if g is not None)
 
 
 def annotate_sites(mt: hl.MatrixTable, sites_ht: hl.Table) -> hl.MatrixTable:
