@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from callset.java import ensure_java_home
+from callset.jvm_cds import driver_java_options
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +60,26 @@ def setup_hail(
 
     if Env._hc is not None:  # already initialised (e.g. the pytest session); hl.current_backend() would
         return  # start a default context instead of telling us
-    ensure_java_home()
+    java_home = ensure_java_home()
     m = spark_master(master, cores)
     if m.startswith("local"):
         # loopback only for an embedded Spark; on a cluster executors must reach the driver's real address
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("HAIL_QUERY_BACKEND", "spark")
-    submit = f"--driver-memory {shlex.quote(driver_memory)} pyspark-shell"
-    os.environ["PYSPARK_SUBMIT_ARGS"] = submit
+    submit = f"--driver-memory {shlex.quote(driver_memory)}"
+    java_opts = driver_java_options(java_home)  # the class-data-sharing archive, when make install built one
+    if java_opts:
+        submit += f" --driver-java-options {shlex.quote(java_opts)}"
+    os.environ["PYSPARK_SUBMIT_ARGS"] = submit + " pyspark-shell"
     tmp, local_tmp = hail_tmp_dirs(tmp_dir)
     conf = spark_conf_for(
         driver_memory=driver_memory, executor_memory=executor_memory, executor_cores=executor_cores,
         executor_instances=executor_instances, spark_conf=spark_conf,
     )
     log.info(
-        "starting Hail: master=%s driver_memory=%s tmp_dir=%s executors=%s",
+        "starting Hail: master=%s driver_memory=%s tmp_dir=%s executors=%s class-data-sharing=%s",
         m, driver_memory, tmp, {k: v for k, v in conf.items() if k.startswith("spark.executor")} or "n/a",
+        "on" if java_opts else "off",
     )
     hl.init(
         master=m,
