@@ -27,8 +27,10 @@ onstart:
 
 
 onsuccess:
+    stop_hail_session(SPARK_TMP)
     print_summary()
 
 
 onerror:
+    stop_hail_session(SPARK_TMP)
     print(f"callset: run failed; per-rule logs are under {LOGS}/", file=sys.stderr)

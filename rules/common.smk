@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from callset.errors import CallsetError
+from callset.hail_session import stop as stop_hail_session
 from callset.workflow import batch_order, check_manifests, cohort_dir, discover_batches
 
 
@@ -50,6 +51,8 @@ def spark_params():
         executor_memory=config["spark"]["executor_memory"],
         executor_cores=config["spark"]["executor_cores"],
         executor_instances=config["spark"]["executor_instances"],
+        # one Hail session for all Hail jobs, only when the jobs run on this host (callset.hail_session)
+        shared_session=bool(config["spark"]["shared_session"]) and workflow.local_exec and not workflow.remote_exec,
     )
 
 

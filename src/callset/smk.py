@@ -23,3 +23,27 @@ def run(snakemake: Any, main: Callable[[], None]) -> None:
         log.error("%s", e)
         sys.exit(1)
     log.info("rule %s finished", snakemake.rule)
+
+
+def run_hail(snakemake: Any, target: str, **kwargs: Any) -> None:
+    """Run the Hail step ``module:function(**kwargs)`` for a rule, logging like :func:`run`.
+
+    With ``params.spark["shared_session"]`` (local runs, see :mod:`callset.hail_session`) the step runs in
+    the workflow's shared Hail session; otherwise, or when that session has other Spark settings, Hail
+    starts in this process.
+    """
+    from callset.hail_session import _target, run_in_session
+    from callset.hail_setup import setup_hail
+
+    def main() -> None:
+        spark = dict(snakemake.params.spark)
+        if spark.pop("shared_session", False):
+            ran, _ = run_in_session(target, kwargs, spark=spark, cores=snakemake.threads,
+                                    log_path=snakemake.log[0], hail_log=snakemake.log.hail)
+            if ran:
+                return
+            log.info("the shared Hail session has other Spark settings: starting Hail in this job")
+        setup_hail(cores=snakemake.threads, log_path=snakemake.log.hail, **spark)
+        _target(target)(**kwargs)
+
+    run(snakemake, main)
