@@ -51,8 +51,12 @@ def spark_params():
         executor_memory=config["spark"]["executor_memory"],
         executor_cores=config["spark"]["executor_cores"],
         executor_instances=config["spark"]["executor_instances"],
-        # one Hail session for all Hail jobs, only when the jobs run on this host (callset.hail_session)
-        shared_session=bool(config["spark"]["shared_session"]) and workflow.local_exec and not workflow.remote_exec,
+        # one Hail session for all Hail jobs, only for an embedded Spark with jobs on this host (a session on a
+        # cluster would hold its executors through the non-Hail jobs too); see callset.hail_session
+        shared_session=bool(config["spark"]["shared_session"])
+        and config["spark"]["master"].startswith("local")
+        and workflow.local_exec
+        and not workflow.remote_exec,
     )
 
 

@@ -2,8 +2,8 @@
 
 Snakemake runs every Hail rule as its own Python process, and each one starts a JVM, loads Hail and
 compiles its first queries cold: ~12 s per job before any work here, and the first queries of a cold JVM
-run slower than the same queries in a warm one. With ``spark.shared_session`` (on by default when
-Snakemake executes jobs locally) the first Hail job starts a small session server: a Python process with
+run slower than the same queries in a warm one. With ``spark.shared_session`` (on by default for an
+embedded Spark with jobs run on this host) the first Hail job starts a small session server: a Python process with
 one Hail session, listening on a Unix socket on this host. Each Hail job's script sends it the package
 function to call and its arguments, waits, and exits with the job's outcome. Jobs still run one at a time,
 in Snakemake's order, with Snakemake's inputs, outputs, logs and benchmarks.
@@ -16,7 +16,8 @@ in Snakemake's order, with Snakemake's inputs, outputs, logs and benchmarks.
 - If the server dies (e.g. the JVM runs out of memory), the job fails with the server log's last lines;
   the next job starts a fresh server.
 
-On a cluster executor each job runs on its own node, so the rules turn this off (``workflow.local_exec``).
+The rules turn this off for a Spark cluster master (a long session would hold executors through the
+non-Hail jobs too) and for a cluster executor such as SLURM (each job runs on its own node).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def serve(settings: Mapping[str, Any], *, idle: float = IDLE_SECONDS) -> None:
     setup_logging(None)
     hail_log = files["hail_log"]
     hail_log.unlink(missing_ok=True)
-    setup_hail(cores=settings["cores"], log_path=hail_log, app_name="callset-session", **spark)
+    setup_hail(cores=settings["cores"], log_path=hail_log, **spark)
     key = secrets.token_bytes(32)
     fd = os.open(files["key"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
