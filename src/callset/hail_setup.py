@@ -40,6 +40,7 @@ def setup_hail(
     executor_cores: int | None = None,
     executor_instances: int | None = None,
     app_name: str | None = None,
+    shared_session: bool = False,
 ) -> None:
     """Initialise Hail once per process (no-op if already running).
 
@@ -54,6 +55,8 @@ def setup_hail(
     :param executor_cores: ``spark.executor.cores`` on a cluster (not applied if None).
     :param executor_instances: ``spark.executor.instances`` (YARN/Kubernetes; not applied if None).
     :param app_name: Spark application name shown by the master/YARN (default ``callset``).
+    :param shared_session: accepted so that a rule's ``params.spark`` can be passed as is; the shared session
+        itself is :func:`callset.smk.run_hail`'s business.
     """
     import hail as hl
     from hail.utils.java import Env
