@@ -64,3 +64,39 @@ def test_stop_ends_the_server(spark, tmp_path: Path) -> None:
         time.sleep(0.1)
     assert not session_files(spark["tmp_dir"])["key"].exists()
     assert not stop(spark["tmp_dir"])
+
+
+def test_killed_job_ends_the_session(spark, tmp_path: Path) -> None:
+    """A job killed while it runs must not go on writing its outputs: its session (JVM included) ends."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    _, first = _run(spark, "callset.hail_session:session_info", tmp_path, "h")
+    code = ("import json, sys; from callset.hail_session import run_in_session; "
+            "run_in_session('callset.hail_session:session_info', {'wait_seconds': 60}, "
+            f"spark=json.loads(sys.argv[1]), cores=1, log_path={str(tmp_path / 'i.log')!r}, hail_log=None)")
+    client = subprocess.Popen([sys.executable, "-c", code, json.dumps(spark)])
+    try:
+        time.sleep(3)
+        assert client.poll() is None
+    finally:
+        client.kill()
+        client.wait()
+    for _ in range(100):
+        if not _alive(first["pid"]):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the session server outlived its killed job")
+    _, after = _run(spark, "callset.hail_session:session_info", tmp_path, "j")
+    assert after["pid"] != first["pid"]
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for this test process, which started it, to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

@@ -14,7 +14,8 @@ in Snakemake's order, with Snakemake's inputs, outputs, logs and benchmarks.
   ends (the Snakefile's ``onsuccess``/``onerror`` call :func:`stop`).
 - A job whose Spark settings differ from the running session's runs in its own process, as before.
 - If the server dies (e.g. the JVM runs out of memory), the job fails with the server log's last lines;
-  the next job starts a fresh server.
+  the next job starts a fresh server. If the job's client dies (Snakemake killed or cancelled the job), the
+  server stops at once, its JVM with it, as a job's own JVM would: nothing keeps writing the job's outputs.
 
 The rules turn this off for a Spark cluster master (a long session would hold executors through the
 non-Hail jobs too) and for a cluster executor such as SLURM (each job runs on its own node).
@@ -34,6 +35,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -71,14 +73,15 @@ def _base(tmp_dir: str | os.PathLike[str]) -> Path:
 
 
 def session_files(tmp_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Socket, key and lock on this host's temp dir (a Unix socket path must be short); the server's own log and
-    the session's Hail log under the workflow's Spark tmp dir."""
+    """Socket and key in this host's temp dir (a Unix socket path must be short); the start-up lock, the server's
+    own log and the session's Hail log under the workflow's Spark tmp dir."""
     from callset.hail_setup import is_remote_path
 
     base = _base(tmp_dir)
     local = Path(tempfile.gettempdir()) if is_remote_path(tmp_dir) else Path(str(tmp_dir).removeprefix("file://"))
     logs = local.absolute() / "hail-session"
-    out = {name: Path(f"{base}.{name}") for name in ("sock", "key", "lock")}
+    out = {name: Path(f"{base}.{name}") for name in ("sock", "key")}
+    out["lock"] = logs / f"{base.name}.lock"
     out["log"] = logs / f"{base.name}.log"
     out["hail_log"] = logs / f"{base.name}.hail.log"
     return out
@@ -94,10 +97,12 @@ def _settings(spark: Mapping[str, Any], cores: int | None) -> dict[str, Any]:
     return json.loads(json.dumps({"spark": _plain(spark), "cores": cores}, default=str))
 
 
-def session_info() -> dict[str, Any]:
-    """Which process and Spark application a job runs in (for ``callset`` diagnostics and the tests)."""
+def session_info(wait_seconds: float = 0.0) -> dict[str, Any]:
+    """Which process and Spark application a job runs in (diagnostics); ``wait_seconds`` holds the session
+    that long first (how a killed job ends the session)."""
     from pyspark import SparkContext
 
+    time.sleep(wait_seconds)
     sc = SparkContext._active_spark_context
     return {"pid": os.getpid(), "spark_app_id": sc.applicationId if sc is not None else None}
 
@@ -147,11 +152,11 @@ def _log_tail(path: Path, n: int = 15) -> str:
 def connect_or_start(spark: Mapping[str, Any], cores: int | None) -> Connection:
     """A connection to this workflow's session server, starting one if none is running."""
     files = session_files(spark["tmp_dir"])
+    files["log"].parent.mkdir(parents=True, exist_ok=True)
     with _locked(files["lock"]):
         conn = _connect(files)
         if conn is not None:
             return conn
-        files["log"].parent.mkdir(parents=True, exist_ok=True)
         for stale in (files["sock"], files["key"]):
             stale.unlink(missing_ok=True)
         log.info("starting a shared Hail session (server log %s)", files["log"])
@@ -256,6 +261,24 @@ def _run_job(msg: Mapping[str, Any], hail_log: Path) -> dict[str, Any]:
         setup_logging(None)
 
 
+def _watch_client(conn: Connection, done: threading.Event, target: str, files: Mapping[str, Path]) -> None:
+    """End the server if the job's client goes away (Snakemake killed or cancelled the job).
+
+    A killed job must stop, as it did in its own process: left running it would keep writing outputs that
+    Snakemake has marked incomplete, next to the rerun. The client sends nothing while it waits, so the
+    connection becoming readable means it was closed. The JVM (a child of this process) exits with it.
+    """
+    while not done.wait(0.5):
+        if conn.poll(0):
+            if done.is_set():
+                return
+            log.error("the client of %s went away (job killed): stopping this Hail session", target)
+            for f in (files["key"], files["sock"]):
+                f.unlink(missing_ok=True)
+            logging.shutdown()
+            os._exit(3)
+
+
 def serve(settings: Mapping[str, Any], *, idle: float = IDLE_SECONDS) -> None:
     """The server: start Hail with ``settings``, then run jobs one at a time until idle or stopped."""
     from callset.hail_setup import setup_hail
@@ -299,7 +322,13 @@ def serve(settings: Mapping[str, Any], *, idle: float = IDLE_SECONDS) -> None:
                     continue
                 n += 1
                 t0 = time.monotonic()
-                reply = _run_job(msg, hail_log)
+                done = threading.Event()
+                threading.Thread(target=_watch_client, args=(conn, done, msg["target"], files),
+                                 daemon=True).start()
+                try:
+                    reply = _run_job(msg, hail_log)
+                finally:
+                    done.set()
                 log.info("job %d %s: %s in %.1f s", n, msg["target"], reply["status"], time.monotonic() - t0)
                 with contextlib.suppress(OSError):
                     conn.send(reply)
