@@ -141,7 +141,7 @@ def compute_shards(
             lst.append(1)
         elif b.start is not None and b.start > lst[-1]:
             lst.append(b.start)
-    shards = []
+    shards: list[Shard] = []
     for contig in contigs:
         s = starts[contig]
         ends = [x - 1 for x in s[1:]] + [reference.lengths[contig]]

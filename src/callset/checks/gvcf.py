@@ -10,7 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
-from callset.checks.files import _BASES, FIXED_COLUMNS, _decode, _Decoded
+from callset.checks.files import _BASES, _decode, _Decoded
+from callset.checks.gvcf_header import GvcfHeader, htslib_header_check, parse_header
+from callset.checks.gvcf_vec import (
+    _LUT_ALT,
+    _LUT_BASE,
+    _U,
+    _W_END,
+    _W_NONREF,
+    _W_STAR,
+    _concat_spans,
+    _end_key_offsets,
+    _gather,
+    _parse_uint64,
+    _u64view,
+    _word,
+)
 from callset.reference import Reference
 
 log = logging.getLogger(__name__)
@@ -39,154 +54,6 @@ class GvcfScan:
     contig_last_pos: dict[str, int] = field(default_factory=dict)  # contig as in the file -> last POS
 
 
-_LUT_BASE = np.zeros(256, bool)
-_LUT_BASE[np.frombuffer(b"ACGTNacgtn", np.uint8)] = True
-_LUT_ALT = _LUT_BASE.copy()
-_LUT_ALT[np.frombuffer(b",*", np.uint8)] = True
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
-
-
-def _gather(a: np.ndarray, begin: np.ndarray, width: int) -> np.ndarray:
-    """``a[begin[i] + k]`` for k < width (indices clipped to the array)."""
-    idx = begin[:, None] + np.arange(width)
-    np.clip(idx, 0, len(a) - 1, out=idx)
-    return a[idx]
-
-
-def _parse_uint(a: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal integers in ``a[begin:begin+length]``: ``(values, ok)``."""
-    n = len(begin)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, bool)
-    w = int(min(max(int(length.max()), 1), 18))
-    d = _gather(a, begin, w).astype(np.int16) - 48
-    k = np.arange(w)
-    valid = k < length[:, None]
-    okd = ((d >= 0) & (d <= 9)) | ~valid
-    ok = okd.all(1) & (length >= 1) & (length <= 18)
-    expo = np.where(valid, length[:, None] - 1 - k, 0)
-    vals = (np.where(valid & okd, d, 0).astype(np.int64) * _POW10[np.clip(expo, 0, 18)]).sum(1)
-    return vals, ok
-
-
-_U = np.uint64
-_C30 = _U(0x3030303030303030)
-
-
-def _u64view(a: np.ndarray) -> np.ndarray:
-    """Overlapping little-endian view: element ``i`` holds the 8 bytes ``a[i:i+8]``."""
-    return np.ndarray(shape=(max(len(a) - 7, 0),), dtype="<u8", buffer=a, strides=(1,))
-
-
-def _word(text: bytes) -> np.uint64:
-    return _U(int.from_bytes(text.ljust(8, b"\0"), "little"))
-
-
-def _parse8(w: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """SWAR parse of ``length`` (1-8) ASCII digits at the low end of each word: ``(values, ok)``."""
-    n = length.astype(np.uint64)
-    w = w << ((_U(8) - n) * _U(8))
-    w = w | np.where(n >= _U(8), _U(0), _C30 >> (np.minimum(n, _U(7)) * _U(8)))
-    ok = ((w & _U(0xF0F0F0F0F0F0F0F0)) == _C30) & (
-        ((w + _U(0x0606060606060606)) & _U(0xF0F0F0F0F0F0F0F0)) == _C30
-    )
-    d = w - _C30
-    d = d * _U(10) + (d >> _U(8))
-    d = (
-        ((d & _U(0x000000FF000000FF)) * _U(100 + (1000000 << 32)))
-        + (((d >> _U(16)) & _U(0x000000FF000000FF)) * _U(1 + (10000 << 32)))
-    ) >> _U(32)
-    return d.astype(np.int64), ok
-
-
-def _parse_uint64(v64: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal integers of 1-16 digits at ``begin`` (via the overlapping word view): ``(values, ok)``."""
-    lim = len(v64) - 1
-    length = length.astype(np.int64)
-    ok = (length >= 1) & (length <= 16) & (begin + np.maximum(length, 8) - 8 <= lim)
-    two = length > 8
-    lo_begin = np.clip(np.where(two, begin + length - 8, begin), 0, lim)
-    lo, ok1 = _parse8(v64[lo_begin], np.clip(np.where(two, 8, length), 1, 8))
-    ok &= ok1
-    if two.any():
-        hi, ok2 = _parse8(v64[np.clip(begin, 0, lim)], np.clip(length - 8, 1, 8))
-        lo = np.where(two, hi * 100_000_000 + lo, lo)
-        ok &= ok2 | ~two
-    return lo, ok
-
-
-_W_END = _word(b"END=")
-_W_NONREF = _word(b"<NON_REF")
-_W_STAR = _word(b"<*>")
-
-
-def _concat_spans(begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index array covering all spans back to back, and each span's start in it (lengths must be > 0)."""
-    seg = np.zeros(len(length), np.int64)
-    np.cumsum(length[:-1], out=seg[1:])
-    idx = np.repeat(begin - seg, length) + np.arange(int(length.sum()))
-    return idx, seg
-
-
-@dataclass
-class _Header:
-    columns: list[str] = field(default_factory=list)
-    samples: list[str] = field(default_factory=list)
-    contigs: dict[str, int | None] = field(default_factory=dict)
-    n_lines: int = 0
-
-
-_CONTIG_RE = re.compile(r"^##contig=<(.*)>\s*$")
-
-
-def _end_key_offsets(joined: bytes) -> list[int]:
-    """Offsets of every ``END=`` key (at a line start or after ``;``) in newline-joined INFO fields.
-
-    Same matches as ``re.finditer(rb"(?:^|;)END=", joined, re.M)`` (each offset lies in the same line), found
-    with ``bytes.find``: the regex tried its alternation at every byte and was the slowest step on small gVCFs.
-    """
-    hits = []
-    k = joined.find(b"END=")
-    while k != -1:
-        if k == 0 or joined[k - 1] in (10, 59):  # line start ("\n") or ";"
-            hits.append(k)
-        k = joined.find(b"END=", k + 4)
-    return hits
-
-
-def _parse_header(lines: list[str], path: Path) -> tuple[_Header, list[str]]:
-    h = _Header(n_lines=len(lines))
-    problems: list[str] = []
-    if not lines or not lines[0].startswith("##fileformat=VCF"):
-        problems.append(f"{path}: line 1: missing ##fileformat=VCF header line: not a VCF")
-    for line in lines:
-        m = _CONTIG_RE.match(line) if line.startswith("##contig=<") else None
-        if m:
-            inner = m.group(1)
-            if '"' in inner:  # quoted values may hold commas
-                fields = dict(re.findall(r'([A-Za-z_]+)=("[^"]*"|[^,]*)', inner))
-            else:  # the usual ID=..,length=..[,assembly=..]: a split is ~10x faster than the regex (3,366 lines)
-                fields = dict(kv.split("=", 1) for kv in inner.split(",") if "=" in kv)
-            cid = fields.get("ID")
-            ln = fields.get("length")
-            if cid:
-                h.contigs[cid] = int(ln) if ln and ln.isdigit() else None
-    if not lines or not lines[-1].startswith("#CHROM"):
-        problems.append(f"{path}: no #CHROM header line before the first record")
-        return h, problems
-    h.columns = lines[-1].rstrip("\r\n").split("\t")
-    cols = h.columns
-    if [c.strip() for c in cols[:8]] != FIXED_COLUMNS or any(c != c.strip() for c in cols[:8]):
-        problems.append(
-            f"{path}: line {len(lines)}: #CHROM header columns {cols[:8]} are not the VCF fixed columns "
-            f"{FIXED_COLUMNS}"
-        )
-    if len(cols) > 8 and cols[8] != "FORMAT":
-        problems.append(f"{path}: line {len(lines)}: column 9 is {cols[8]!r}, expected 'FORMAT'")
-    h.samples = cols[9:]
-    return h, problems
-
-
 class _Scanner:
     """Checks decoded gVCF text fed in pieces; results go into ``out``."""
 
@@ -207,7 +74,7 @@ class _Scanner:
         self.max_problems = max_problems
         self.counts: dict[str, int] = {}
         self.header_lines: list[str] = []
-        self.header: _Header | None = None
+        self.header: GvcfHeader | None = None
         self.carry = b""
         self.line_no = 0  # lines consumed so far (1-based numbering of the next is line_no + 1)
         self.rec_no = 0
@@ -272,7 +139,7 @@ class _Scanner:
         return b""
 
     def _set_header(self) -> None:
-        h, problems = _parse_header(self.header_lines, self.path)
+        h, problems = parse_header(self.header_lines, self.path)
         self.header = h
         self.line_no = h.n_lines
         self.out.problems.extend(problems)
@@ -670,22 +537,5 @@ def scan_gvcf(
     elif not sc.has_ref_block:
         out.problems.append(f"{path}: no reference blocks (<NON_REF>/<*> with END): not a gVCF")
     if out.compression == "bgzf" and out.complete and sc.header is not None and sc.header.columns:
-        out.problems.extend(_htslib_header_check(path))
+        out.problems.extend(htslib_header_check(path))
     return out
-
-
-def _htslib_header_check(path: Path) -> list[str]:
-    """Cross-check: htslib (pysam) can parse the header."""
-    import pysam
-
-    verbosity = pysam.set_verbosity(0)
-    try:
-        with pysam.VariantFile(str(path)) as vf:
-            _ = vf.header.samples
-    except Exception as e:  # noqa: BLE001 - pysam raises many types for bad input
-        return [f"{path}: htslib cannot read the VCF header: {e}"]
-    finally:
-        pysam.set_verbosity(verbosity)
-    return []
-
-
