@@ -100,3 +100,30 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+def test_rule_starts_hail_itself_when_no_session_can_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session that cannot start (e.g. no Unix socket here) costs the speed-up, not the job."""
+    from types import SimpleNamespace
+
+    import callset.hail_session as hs
+    import callset.hail_setup as setup
+    from callset.smk import run_hail
+
+    def no_session(*_a, **_k):
+        raise hs.SessionStartError("no socket here")
+
+    started = []
+    monkeypatch.setattr(hs, "connect_or_start", no_session)
+    monkeypatch.setattr(setup, "setup_hail", lambda **kw: started.append(kw))
+
+    class Logs(list):
+        hail = str(tmp_path / "job.hail.log")
+
+    job = SimpleNamespace(params=SimpleNamespace(spark={"tmp_dir": str(tmp_path), "shared_session": True}),
+                          threads=1, log=Logs([str(tmp_path / "job.log")]), rule="demo_rule")
+    (tmp_path / "in.txt").write_text("x")
+    run_hail(job, "shutil:copyfile", src=str(tmp_path / "in.txt"), dst=str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "x"  # ran here, after Hail was started here
+    assert started == [{"cores": 1, "log_path": Logs.hail, "tmp_dir": str(tmp_path)}]
+    assert "no shared Hail session (no socket here): starting Hail in this job" in (tmp_path / "job.log").read_text()

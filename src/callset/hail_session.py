@@ -56,6 +56,10 @@ class SessionError(CallsetError):
     """The shared Hail session server could not be started or died while running a job."""
 
 
+class SessionStartError(SessionError):
+    """No session server could be started (the job can still start Hail itself)."""
+
+
 def code_fingerprint() -> str:
     """Changes whenever a file of the installed callset package changes: a server never runs stale code."""
     root = Path(__file__).resolve().parent
@@ -172,11 +176,11 @@ def connect_or_start(spark: Mapping[str, Any], cores: int | None) -> Connection:
             if conn is not None:
                 return conn
             if proc.poll() is not None:
-                raise SessionError(f"the Hail session server exited ({proc.returncode}) while starting:\n"
+                raise SessionStartError(f"the Hail session server exited ({proc.returncode}) while starting:\n"
                                    f"{_log_tail(files['log'])}")
             time.sleep(0.2)
         proc.kill()
-        raise SessionError(f"the Hail session server did not start within {START_TIMEOUT:.0f} s: {files['log']}")
+        raise SessionStartError(f"the Hail session server did not start within {START_TIMEOUT:.0f} s: {files['log']}")
 
 
 def run_in_session(

@@ -32,17 +32,23 @@ def run_hail(snakemake: Any, target: str, **kwargs: Any) -> None:
     the workflow's shared Hail session; otherwise, or when that session has other Spark settings, Hail
     starts in this process.
     """
-    from callset.hail_session import _target, run_in_session
+    from callset.hail_session import SessionStartError, _target, run_in_session
     from callset.hail_setup import setup_hail
 
     def main() -> None:
         spark = dict(snakemake.params.spark)
         if spark.pop("shared_session", False):
-            ran, _ = run_in_session(target, kwargs, spark=spark, cores=snakemake.threads,
-                                    log_path=snakemake.log[0], hail_log=snakemake.log.hail)
+            try:
+                ran, _ = run_in_session(target, kwargs, spark=spark, cores=snakemake.threads,
+                                        log_path=snakemake.log[0], hail_log=snakemake.log.hail)
+            except SessionStartError as e:
+                log.warning("no shared Hail session (%s): starting Hail in this job", e)
+                ran = False
+            else:
+                if not ran:
+                    log.info("the shared Hail session has other Spark settings: starting Hail in this job")
             if ran:
                 return
-            log.info("the shared Hail session has other Spark settings: starting Hail in this job")
         setup_hail(cores=snakemake.threads, log_path=snakemake.log.hail, **spark)
         _target(target)(**kwargs)
 
