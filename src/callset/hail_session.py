@@ -91,7 +91,8 @@ def session_files(tmp_dir: str | os.PathLike[str]) -> dict[str, Path]:
     return out
 
 
-def _target(name: str) -> Any:
+def resolve_target(name: str) -> Any:
+    """The function named ``module:function`` (how a rule names its Hail step)."""
     module, _, attr = name.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -248,7 +249,7 @@ def _run_job(msg: Mapping[str, Any], hail_log: Path) -> dict[str, Any]:
     offset = hail_log.stat().st_size if hail_log.exists() else 0
     os.chdir(msg["cwd"])
     try:
-        result = _target(msg["target"])(**msg["kwargs"])
+        result = resolve_target(msg["target"])(**msg["kwargs"])
         try:
             pickle.dumps(result)
         except Exception:  # noqa: BLE001 - results are informative only; the outputs are on disk

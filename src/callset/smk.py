@@ -32,7 +32,7 @@ def run_hail(snakemake: Any, target: str, **kwargs: Any) -> None:
     the workflow's shared Hail session; otherwise, or when that session has other Spark settings, Hail
     starts in this process.
     """
-    from callset.hail_session import SessionStartError, _target, run_in_session
+    from callset.hail_session import SessionStartError, resolve_target, run_in_session
     from callset.hail_setup import setup_hail
 
     def main() -> None:
@@ -50,6 +50,6 @@ def run_hail(snakemake: Any, target: str, **kwargs: Any) -> None:
             if ran:
                 return
         setup_hail(cores=snakemake.threads, log_path=snakemake.log.hail, **spark)
-        _target(target)(**kwargs)
+        resolve_target(target)(**kwargs)
 
     run(snakemake, main)
