@@ -28,7 +28,7 @@ java-check:
 
 # Whole pipeline on the bundled real data (40 x 1000 Genomes chr22, two batches) with local Spark.
 demo: install
-	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 	@$(BIN)/callset summary results/releases/v1
 
 test: install
@@ -40,10 +40,10 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/snakemake --lint --configfile config/config.yaml
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
 
 dry-run: install
-	$(BIN)/snakemake -n --configfile config/config.yaml
+	$(BIN)/snakemake -n --configfile config/demo.yaml
 
 clean-demo:
 	rm -rf results .snakemake

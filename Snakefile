@@ -5,7 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# No default configfile: a run's settings are its own --configfile plus the schema defaults (the demo's tuning
+# lives in config/demo.yaml, passed by `make demo`; config/config.yaml is a template to copy).
 
 
 include: "rules/common.smk"
@@ -22,7 +23,12 @@ rule all:
         get_final_output(),
 
 
+# before any job: a finished release is never rewritten (callset.release_guard)
+check_release_is_not_rewritten()
+
+
 onstart:
+    guard_planned_release()
     log_plan()
 
 

@@ -199,12 +199,12 @@ def bench_nk(sim: Path, small: int, big: int, work: Path, repeat: int, interval_
 
 
 def bench_demo(work: Path, **overrides: dict) -> dict:
-    """``make demo``'s Snakemake run (config/config.yaml; ``overrides`` update its sections, for A/B runs)."""
+    """``make demo``'s Snakemake run (config/demo.yaml; ``overrides`` update its sections, for A/B runs)."""
     import yaml
 
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "demo-results", ignore_errors=True)
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     cfg.update(inbox=str(REPO / cfg["inbox"]), results=str(work / "demo-results"))
     for section, values in overrides.items():
         cfg[section] = {**cfg.get(section, {}), **values}

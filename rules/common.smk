@@ -1,3 +1,4 @@
+import json
 import sys
 import re
 
@@ -8,10 +9,28 @@ from snakemake.utils import validate
 
 from callset.errors import CallsetError
 from callset.hail_session import stop as stop_hail_session
+from callset.release_guard import (
+    code_digest,
+    forced_release_reasons,
+    immutable_release_message,
+    read_withdrawals,
+    release_input_changes,
+    release_requested,
+)
 from callset.workflow import batch_order, check_manifests, cohort_dir, discover_batches
 
 
+if not config.get("inbox"):
+    raise WorkflowError(
+        "callset: no configuration: run with --configfile YOUR.yaml (at least `inbox:`; every other key has a "
+        "documented default; template config/config.yaml, demo config/demo.yaml)"
+    )
+
+# fills every default of the schema: the effective configuration of this run
 validate(config, schema="../config/schemas/config.schema.yaml")
+EFFECTIVE_CONFIG = json.loads(json.dumps(config))
+# digest of the package and workflow files, recorded in each release (a finished release is not rewritten by new code)
+CODE_DIGEST = code_digest(workflow.basedir)
 
 RESULTS = Path(config["results"])
 INBOX = Path(config["inbox"])
@@ -33,6 +52,10 @@ if not BATCHES:
 
 wildcard_constraints:
     batch="|".join(map(re.escape, BATCHES)),
+
+
+#: rules downstream of the release (their reruns never rewrite it); rule files add theirs
+RULES_AFTER_RELEASE = []
 
 
 def is_activated(stage):
@@ -90,12 +113,54 @@ def get_final_output():
     return out
 
 
+def check_release_is_not_rewritten():
+    """Stop at start-up when the config names a finished release that this run would write again."""
+    if not (RELEASE_DIR / "manifest.json").is_file():
+        return
+    ds = workflow.dag_settings
+    cwd = str(Path.cwd())
+    if not release_requested(ds.targets, RELEASE_DIR, cwd):
+        return
+    try:
+        withdrawn = read_withdrawals(config["withdrawals"])
+    except OSError as e:
+        raise WorkflowError(f"callset: withdrawals file {config['withdrawals']}: {e.strerror}") from None
+    reasons = release_input_changes(
+        RELEASE_DIR, batches=BATCHES, config=EFFECTIVE_CONFIG, withdrawn=withdrawn, code=CODE_DIGEST,
+        results=RESULTS,
+    )
+    upstream = {r.name for r in workflow.rules} - {"all"} - set(RULES_AFTER_RELEASE)
+    reasons += forced_release_reasons(
+        forceall=ds.forceall, forcerun=ds.forcerun, forcetargets=ds.forcetargets, upstream_rules=upstream,
+        targets=ds.targets, release_dir=RELEASE_DIR, workdir=cwd,
+    )
+    if reasons:
+        raise WorkflowError(immutable_release_message(config["release"], RELEASE_DIR, reasons))
+
+
+def guard_planned_release():
+    """Last check, with the job graph known: Snakemake must not plan the job of a finished release (e.g. a
+    QC output touched by hand, or rerun triggers that this module does not model)."""
+    if not (RELEASE_DIR / "manifest.json").is_file():
+        return
+    for job in workflow.dag.needrun_jobs():
+        if job.rule.name == "release":
+            why = str(workflow.dag.reason(job)).replace("\n", "; ")
+            print(immutable_release_message(config["release"], RELEASE_DIR, [f"Snakemake planned its job ({why})"]),
+                  file=sys.stderr)
+            sys.exit(1)
+
+
 def log_plan():
     print(
         f"callset: {len(BATCHES)} batch(es) in {INBOX}: {', '.join(BATCHES)}; "
         f"release {config['release']} -> {RELEASE_DIR}",
         file=sys.stderr,
     )
+    # the effective configuration (every key, defaults filled) of this run, for the operator's record
+    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / "effective_config.json").write_text(json.dumps(EFFECTIVE_CONFIG, indent=1, sort_keys=True) + "\n")
+    print(f"callset: effective configuration in {LOGS / 'effective_config.json'}", file=sys.stderr)
 
 
 def print_summary():

@@ -31,6 +31,10 @@ rule release:
         options=config["release_options"],
         exclude_hard_filtered=config.get("sample_qc", {}).get("exclude_hard_filtered", True),
         genotype_filter=config.get("variant_qc", {}).get("genotype_filter", {}),
+        # recorded in manifest.json: how the release was made, and what a later run compares it with
+        effective_config=EFFECTIVE_CONFIG,
+        code=CODE_DIGEST,
+        results_dir=str(RESULTS),
     conda:
         "../envs/hail.yaml"
     script:

@@ -19,5 +19,8 @@ run_hail(
     exclude_hard_filtered=sm.params.exclude_hard_filtered,
     variant_qc_sites=str(sm.input.sites) if getattr(sm.input, "sites", None) else None,
     genotype_filter=sm.params.genotype_filter,
+    effective_config=sm.params.effective_config,
+    code=sm.params.code,
+    results_dir=sm.params.results_dir,
     **sm.params.options,
 )

@@ -292,3 +292,17 @@ def test_haploid_calls_export_to_plink_and_bgen_as_homozygous(hail_session, tmp_
     bgen = hl.import_bgen(str(tmp_path / "bgen" / "shard.bgen"), entry_fields=["GT"],
                           sample_file=str(tmp_path / "bgen" / "shard.sample"))
     assert {(r.locus.position, r.s): r.GT for r in bgen.entries().collect()} == want
+
+
+def test_every_filter_name_variant_qc_can_emit_is_described_for_the_vcf_header():
+    """A FILTER/FT value without a ##FILTER line makes htslib warn on every record (and strict readers fail)."""
+    from callset.products import VCF_METADATA
+    from callset.variant_qc.filters import GENOTYPE_FILTERS, SITE_FILTERS
+    from callset.variant_qc.learned import FILTER_NAMES
+
+    described = VCF_METADATA["filter"]
+    for name in (*SITE_FILTERS, *GENOTYPE_FILTERS, *FILTER_NAMES.values()):
+        assert described.get(name, {}).get("Description", "").strip(), name
+    for kind in ("info", "format"):
+        for name, meta in VCF_METADATA[kind].items():
+            assert meta["Description"].strip(), (kind, name)

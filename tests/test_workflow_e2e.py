@@ -220,7 +220,7 @@ def test_dry_run_and_lint_on_the_demo_config(tmp_path):
     import yaml
 
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     cfg.update(inbox=str(REPO / cfg["inbox"]), results=str(tmp_path / "results"))
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [str(VENV_BIN / "snakemake"), "--cores", "2", "--directory", str(tmp_path), "-s", str(REPO / "Snakefile"),

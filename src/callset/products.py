@@ -261,7 +261,23 @@ def vcf_ready(mt: hl.MatrixTable) -> hl.MatrixTable:
     return mt.select_rows(**rows).select_entries(*entries).select_cols().select_globals()
 
 
+#: every FILTER value a released VCF can carry: variant QC's site filters and learned-filter labels (row
+#: FILTER) and the genotype filter's codes (FORMAT FT uses the same codes, as the VCF specification asks).
+#: A test checks that every name the variant-QC code can emit is described here.
+FILTER_DESCRIPTIONS = {
+    "ExcessHet": "Site fails the excess heterozygosity test (phred-scaled HWE p-value above variant_qc.site_filters)",
+    "NO_HQ_GENOTYPES": "No sample has a high-quality (GQ/DP/allele-balance passing) non-reference genotype",
+    "EXCESS_ALLELES": "Site has more alternate alleles than variant_qc.site_filters.max_alt_alleles",
+    "LowQual": "Allele-specific QUALapprox below the SNV/indel threshold of variant_qc.site_filters",
+    "high_CALIBRATION_SENSITIVITY_SNP": "SNV outside the learned filter's calibration sensitivity threshold",
+    "high_CALIBRATION_SENSITIVITY_INDEL": "Indel outside the learned filter's calibration sensitivity threshold",
+    "LowGQ": "Genotype filter: GQ below variant_qc.genotype_filter.min_gq",
+    "LowDP": "Genotype filter: DP below variant_qc.genotype_filter.min_dp",
+    "LowAB": "Genotype filter: heterozygous allele balance below variant_qc.genotype_filter.min_het_ab",
+}
+
 VCF_METADATA = {
+    "filter": {name: {"Description": desc} for name, desc in FILTER_DESCRIPTIONS.items()},
     "info": {
         "AC": {"Number": "A", "Type": "Integer", "Description": "Allele count in released genotypes"},
         "AN": {"Number": "1", "Type": "Integer", "Description": "Number of called alleles"},
@@ -272,26 +288,44 @@ VCF_METADATA = {
         "AD": {"Number": "R", "Type": "Integer", "Description": "Allelic depths"},
         "DP": {"Number": "1", "Type": "Integer", "Description": "Read depth"},
         "GQ": {"Number": "1", "Type": "Integer", "Description": "Genotype quality"},
+        "FT": {"Number": "1", "Type": "String",
+               "Description": "Genotype filter: PASS or the ;-separated failed criteria (LowGQ, LowDP, LowAB)"},
     },
 }
 
 
+def vcf_header_lines(*, reference_genome: str, release: str | None = None) -> list[str]:
+    """``##reference`` and ``##source`` lines naming the reference genome and the callset release."""
+    from callset import __version__
+
+    src = f"callset {__version__}" + (f", release {release}" if release else "")
+    return [f"##reference={reference_genome}", f"##source={src}"]
+
+
 def export_shard(
     mt: hl.MatrixTable, root: Path, rel_stem: str, *, formats: Iterable[str] = EXPORT_FORMATS,
-    reference_genome: str = "GRCh38",
+    reference_genome: str = "GRCh38", release: str | None = None,
 ) -> dict[str, list[str]]:
     """Export one split shard in ``formats``; return format -> files written (relative to ``root``).
 
-    ``rel_stem`` like ``acaf/{fmt}/shard_00001``: VCF ``.vcf.bgz`` + ``.tbi``; PLINK ``.bed/.bim/.fam``;
-    BGEN ``.bgen`` + ``.sample`` + ``.bgen.idx2/`` (hard-call GP from GT).
+    ``rel_stem`` like ``acaf/{fmt}/shard_00001``: VCF ``.vcf.bgz`` + ``.tbi`` (a ``##contig`` line with length
+    for every contig of the reference, ``##FILTER`` for every filter value, a description for every field,
+    ``##reference``/``##source`` naming the build and ``release``); PLINK ``.bed/.bim/.fam``; BGEN ``.bgen`` +
+    ``.sample`` + ``.bgen.idx2/`` (hard-call GP from GT).
     """
+    import tempfile
+
     out: dict[str, list[str]] = {}
     for fmt in formats:
         stem = rel_stem.format(fmt=fmt)
         (root / stem).parent.mkdir(parents=True, exist_ok=True)
         if fmt == "vcf":
             path = root / f"{stem}.vcf.bgz"
-            hl.export_vcf(vcf_ready(mt), str(path), metadata=VCF_METADATA, tabix=True)
+            with tempfile.NamedTemporaryFile("w", suffix=".header.txt") as extra:  # outside the release
+                extra.write("\n".join(vcf_header_lines(reference_genome=reference_genome, release=release)) + "\n")
+                extra.flush()
+                hl.export_vcf(vcf_ready(mt), str(path), metadata=VCF_METADATA, tabix=True,
+                              append_to_header=extra.name)
             out[fmt] = [f"{stem}.vcf.bgz", f"{stem}.vcf.bgz.tbi"]
         elif fmt == "plink":
             hl.export_plink(mt, str(root / stem), call=diploid_gt_expr(mt.GT), ind_id=mt.s)

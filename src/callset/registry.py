@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from callset.private_files import create_private_file, private_dir, write_private_text
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
@@ -130,6 +132,8 @@ class Registry:
         self.path = Path(path)
         self.timeout = timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only before SQLite opens it: its -wal/-shm files take the database file's mode
+        create_private_file(self.path)
         con = self._connect()
         try:
             if self._schema_version(con) != SCHEMA_VERSION:
@@ -485,13 +489,11 @@ def export_research_ids(registry_path: str | Path, out_tsv: str | Path) -> int:
     map is the data center's own record) to ``out_tsv`` atomically; return the row count."""
     reg = Registry(registry_path)
     out = Path(out_tsv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    private_dir(out.parent)
     parts = reg.participants()
-    with tmp.open("w") as f:
-        f.write("sample_id\tresearch_id\tbatch_id\n")
-        for p in parts:
-            f.write(f"{p.sample_id}\t{p.research_id}\t{p.batch_id}\n")
-    tmp.replace(out)
+    text = "sample_id\tresearch_id\tbatch_id\n" + "".join(
+        f"{p.sample_id}\t{p.research_id}\t{p.batch_id}\n" for p in parts
+    )
+    write_private_text(out, text)
     log.info("wrote %d research IDs to %s", len(parts), out)
     return len(parts)

@@ -35,6 +35,7 @@ from callset import __version__
 from callset.errors import ReleaseError
 from callset.reference import Reference
 from callset.release_aux import NO_GROUP, read_sample_qc, release_ancestry, write_aux_tables
+from callset.release_guard import read_withdrawals, write_private_provenance
 from callset.release_notes import compare_releases, find_previous_release, release_notes
 
 log = logging.getLogger(__name__)
@@ -60,18 +61,6 @@ class Shard:
             self.contig, self.start, self.end, includes_start=True, includes_end=True,
             reference_genome=reference_genome,
         )
-
-
-def read_withdrawals(path: str | os.PathLike[str] | None) -> set[str]:
-    """Sample IDs listed in a withdrawals file (one per line, ``#`` comments, blank lines ignored)."""
-    if not path:
-        return set()
-    out = set()
-    for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            out.add(line.split("\t")[0])
-    return out
 
 
 def prepare_release_vds(
@@ -270,6 +259,8 @@ def write_release(
     suppress_below: int = 20,
     vat: bool = False,
     empty_callsets: Mapping[str, str] | None = None,
+    effective_config: Mapping[str, Any] | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
     """Write a complete release atomically and return its manifest.
 
@@ -288,6 +279,10 @@ def write_release(
     :param public_summary: write ``public/variant_summary.tsv.bgz`` with counts 1..``suppress_below`` hidden.
     :param empty_callsets: smaller callsets known beforehand to select nothing (name -> why), e.g. ``clinvar``
         when no site has a ClinVar classification: recorded as empty without a write per shard.
+    :param effective_config: the workflow config this release was made with (every key, defaults filled):
+        recorded in ``manifest.json`` under ``config``.
+    :param code: digest of the code that wrote the release (:func:`callset.release_guard.code_digest`),
+        recorded as ``software.callset_code``.
     :raises ReleaseError: the release exists already, or no sample is left.
     """
     from callset.products import callset_filters, ensure_frequencies, export_shard, read_exon_intervals
@@ -382,7 +377,7 @@ def write_release(
             entry: dict[str, Any] = {"path": crel, "interval": shard.interval, **asdict(shard), "n_variants": n_sub,
                                      "checksum": digest_of(file_inventory(partial, crel))}
             entry["exports"] = export_shard(sub, partial, f"{name}/{{fmt}}/shard_{i:05d}", formats=exports,
-                                            reference_genome=reference.name)
+                                            reference_genome=reference.name, release=release)
             callsets[name]["shards"].append(entry)
             log.info("  %s: %d variants", name, n_sub)
 
@@ -424,7 +419,8 @@ def write_release(
         "release": release,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "reference_genome": reference.name,
-        "software": software_versions(),
+        "software": {**software_versions(), **({"callset_code": code} if code else {})},
+        "config": dict(effective_config) if effective_config is not None else None,
         "input_batches": list(input_batches),
         "n_samples": len(samples),
         "n_withdrawn_excluded": n_withdrawn,
@@ -521,12 +517,15 @@ def write_release_from_cohort(
     reference_genome: str,
     variant_qc_sites: str | None = None,
     genotype_filter: Mapping[str, Any] | None = None,
+    results_dir: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Resolve the cohort step, honour withdrawals (recorded in the registry), then :func:`write_release`.
 
     :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
         gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
+    :param results_dir: ``<results>``: the withdrawals this release honoured are recorded (as a digest) in
+        ``<results>/private/releases/<release>.json`` so a later run can tell when the list changed.
     """
     from callset.joint_call import read_cohort_vds
     from callset.reference import load_reference
@@ -548,6 +547,8 @@ def write_release_from_cohort(
         options.setdefault("vat", True)
         if "clinvar" in options.get("smaller_callsets", ()) and "empty_callsets" not in options:
             options["empty_callsets"] = clinvar_empty_reason(variant_qc_sites)
+    if results_dir:  # before the release appears: a finished release always has its record
+        write_private_provenance(results_dir, release, withdrawn)
     return write_release(
         cohort_vds=vds,
         release_dir=release_dir,

@@ -22,6 +22,11 @@ from callset.release import digest_of, sha256_file
 
 log = logging.getLogger(__name__)
 
+# Files a workflow engine writes into a finished release that are not part of it. Snakemake touches
+# ``.snakemake_timestamp`` inside every ``directory()`` output when the job ends. Only these exact paths (at the
+# release root) are ignored; any other unlisted file is reported.
+WORKFLOW_BOOKKEEPING = frozenset({".snakemake_timestamp"})
+
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 PLINK_MAGIC = bytes([0x6C, 0x1B, 0x01])
 
@@ -70,7 +75,8 @@ def check_files(root: Path, manifest: Mapping[str, Any]) -> list[str]:
             problems.append(f"{p}: size {size} != {f['size']} in manifest.json")
         elif sha256_file(p) != f["sha256"]:
             problems.append(f"{p}: sha256 differs from manifest.json (file altered)")
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {"manifest.json"}
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    on_disk -= {"manifest.json", *WORKFLOW_BOOKKEEPING}
     for rel in sorted(on_disk - set(listed)):
         problems.append(f"{root / rel}: present but not listed in manifest.json")
     for callset, s in _all_shards(manifest):
