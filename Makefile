@@ -18,13 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(MAKE) --no-print-directory java-check
-	@# class-data-sharing archive for the Hail driver JVM: ~3 s off every Hail job's start (callset.jvm_cds)
-	$(BIN)/python -m callset.jvm_cds
+	@# class-data-sharing archive for the Hail driver JVM: ~3 s off every Hail job's start (callset.runtime.jvm_cds)
+	$(BIN)/python -m callset.runtime.jvm_cds_build
 	touch $@
 
 java-check:
-	@$(BIN)/python -m callset.java >/dev/null || exit 1
-	@echo "Java for Hail: $$($(BIN)/python -m callset.java)"
+	@$(BIN)/python -m callset.runtime.java >/dev/null || exit 1
+	@echo "Java for Hail: $$($(BIN)/python -m callset.runtime.java)"
 
 # Whole pipeline on the bundled real data (40 x 1000 Genomes chr22, two batches) with local Spark.
 demo: install

@@ -23,7 +23,7 @@ rule all:
         get_final_output(),
 
 
-# before any job: a finished release is never rewritten (callset.release_guard)
+# before any job: a finished release is never rewritten (callset.release.guard)
 check_release_is_not_rewritten()
 
 

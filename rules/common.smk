@@ -8,8 +8,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from callset.errors import CallsetError
-from callset.hail_session import stop as stop_hail_session
-from callset.release_guard import (
+from callset.runtime.hail_session import stop as stop_hail_session
+from callset.release.guard import (
     code_digest,
     forced_release_reasons,
     immutable_release_message,
@@ -17,7 +17,8 @@ from callset.release_guard import (
     release_input_changes,
     release_requested,
 )
-from callset.workflow import batch_order, check_manifests, cohort_dir, discover_batches
+from callset.intake.batches import batch_order, check_manifests, discover_batches
+from callset.core.cohort import cohort_dir
 
 
 if not config.get("inbox"):
@@ -64,7 +65,7 @@ def is_activated(stage):
 
 
 def spark_params():
-    """Spark settings for Hail rules (turned into hl.init arguments by callset.hail_setup)."""
+    """Spark settings for Hail rules (turned into hl.init arguments by callset.runtime.hail_setup)."""
     return dict(
         master=config["spark"]["master"],
         driver_memory=config["spark"]["driver_memory"],
@@ -75,7 +76,7 @@ def spark_params():
         executor_cores=config["spark"]["executor_cores"],
         executor_instances=config["spark"]["executor_instances"],
         # one Hail session for all Hail jobs, only for an embedded Spark with jobs on this host (a session on a
-        # cluster would hold its executors through the non-Hail jobs too); see callset.hail_session
+        # cluster would hold its executors through the non-Hail jobs too); see callset.runtime.hail_session
         shared_session=bool(config["spark"]["shared_session"])
         and config["spark"]["master"].startswith("local")
         and workflow.local_exec
@@ -164,7 +165,7 @@ def log_plan():
 
 
 def print_summary():
-    from callset.summary import release_summary
+    from callset.release.summary import release_summary
 
     if (RELEASE_DIR / "manifest.json").exists():
         print(release_summary(RELEASE_DIR), file=sys.stderr)

@@ -1,5 +1,5 @@
 # Variant QC and annotation: cohort VDS -> <results>/variant_qc/sites.ht (+ summary.json).
-# The release joins sites.ht into each shard (callset.variant_qc.release) and writes the VAT.
+# The release joins sites.ht into each shard (callset.variant_qc.shard_annotations) and writes the VAT.
 
 
 rule variant_qc_sites:

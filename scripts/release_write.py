@@ -1,13 +1,13 @@
 """Snakemake entry point: write release <name> from the cohort VDS (atomic, immutable)."""
 
-from callset.release_aux import AUX_TABLES
-from callset.smk import run_hail
+from callset.release.auxiliary import AUX_TABLES
+from callset.runtime.smk import run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 
 run_hail(
     sm,
-    "callset.release:write_release_from_cohort",
+    "callset.release.write:write_release_from_cohort",
     cohort_step=sm.input.cohort,
     research_ids_tsv=sm.input.research_ids,
     withdrawals=sm.input.withdrawals or None,
@@ -22,5 +22,5 @@ run_hail(
     effective_config=sm.params.effective_config,
     code=sm.params.code,
     results_dir=sm.params.results_dir,
-    **sm.params.options,
+    release_options=sm.params.options,
 )

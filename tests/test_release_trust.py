@@ -159,7 +159,7 @@ def test_every_released_vcf_is_standard_and_reads_without_warnings(user_run):
     proc = subprocess.run([sys.executable, "-c", READ_ALL, *map(str, vcfs)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "[W::" not in proc.stderr and "[E::" not in proc.stderr, proc.stderr[:2000]
-    from callset.reference import load_reference
+    from callset.core.reference import load_reference
 
     lengths = load_reference("GRCh38").lengths
     seen_filters: set[str] = set()

@@ -10,26 +10,26 @@ import argparse
 import logging
 import sys
 
+from callset.core.logs import setup_logging
 from callset.errors import CallsetError
-from callset.logs import setup_logging
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from callset.summary import release_summary
+    from callset.release.summary import release_summary
 
     print(release_summary(args.release_dir))
     return 0
 
 
 def _hail(args: argparse.Namespace) -> None:
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master=args.master, driver_memory=args.driver_memory, tmp_dir=args.tmp_dir,
                log_path=f"{args.tmp_dir}/hail.log")
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from callset.verify import verify_release
+    from callset.release.verify import verify_release
 
     if not args.no_hail:
         _hail(args)
@@ -44,7 +44,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from callset.query import query_region, read_sample_list, write_query
+    from callset.release.query import query_region, read_sample_list, write_query
 
     _hail(args)
     samples = read_sample_list(args.samples) if args.samples else None
