@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install demo test test-fast lint dry-run clean-demo java-check
+.PHONY: install demo report test test-fast lint dry-run clean-demo java-check
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 	@$(BIN)/callset summary results/releases/v1
 
+# Snakemake's native report of the demo run: QC report, release summary, per-rule runtimes (after `make demo`)
+report: install
+	$(BIN)/snakemake --report results/report.html --configfile config/demo.yaml
+	@echo "report: results/report.html"
+
 test: install
 	$(BIN)/pytest -q --timeout=1800
 
@@ -40,6 +45,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/mypy src/callset
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
 
 dry-run: install

@@ -9,6 +9,9 @@ min_version("9.0")
 # lives in config/demo.yaml, passed by `make demo`; config/config.yaml is a template to copy).
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/intake.smk"
 include: "rules/joint_call.smk"

@@ -106,6 +106,7 @@ def get_final_output():
         *expand(RESULTS / "intake" / "{batch}" / "report.tsv", batch=BATCHES),
         RESULTS / "private" / "research_ids.tsv",
         RELEASE_DIR,
+        RESULTS / "reports" / f"release_{config['release']}.md",
     ]
     if is_activated("sample_qc"):
         out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]

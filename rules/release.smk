@@ -34,8 +34,34 @@ rule release:
         # recorded in manifest.json: how the release was made, and what a later run compares it with
         effective_config=EFFECTIVE_CONFIG,
         code=CODE_DIGEST,
-        results_dir=str(RESULTS),
+        # <results>/private/releases/<release>.json: the withdrawals digest (private, beside the research-ID map)
+        provenance_record=lambda w, input: str(
+            Path(input.research_ids).parent / "releases" / f"{config['release']}.json"
+        ),
     conda:
         "../envs/hail.yaml"
     script:
         "../scripts/release_write.py"
+
+
+rule release_summary:
+    input:
+        release=rules.release.output.release,
+    output:
+        report(
+            RESULTS / "reports" / f"release_{config['release']}.md",
+            caption="../workflow/report/release.rst",
+            category="Release",
+        ),
+    log:
+        LOGS / "release" / f"{config['release']}.summary.log",
+    message:
+        f"release: summary of {config['release']} for the run report"
+    threads: 1
+    conda:
+        "../envs/hail.yaml"
+    script:
+        "../scripts/release_summary.py"
+
+
+RULES_AFTER_RELEASE.append("release_summary")

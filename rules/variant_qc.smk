@@ -8,7 +8,8 @@ rule variant_qc_sites:
         cohort=get_final_cohort(),
     output:
         sites=directory(RESULTS / "variant_qc" / "sites.ht"),
-        summary=RESULTS / "variant_qc" / "summary.json",
+        summary=report(RESULTS / "variant_qc" / "summary.json", caption="../workflow/report/variant_qc.rst",
+                       category="Variant QC"),
     log:
         main=LOGS / "variant_qc" / "sites.log",
         hail=LOGS / "variant_qc" / "sites.hail.log",

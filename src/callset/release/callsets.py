@@ -13,6 +13,7 @@ its ``.sample`` file and a Hail ``.idx2`` index.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -215,8 +216,8 @@ def callset_filters(
             out[name] = lambda mt: filter_acaf(mt, min_ac=acaf_min_ac, min_af=acaf_min_af)
         elif name == "exome":
             if exome_intervals is not None:
-                ivs = list(exome_intervals)
-                out[name] = lambda mt, ivs=ivs: filter_exome(mt, ivs, reference_genome=reference_genome)
+                out[name] = functools.partial(filter_exome, intervals=list(exome_intervals),
+                                              reference_genome=reference_genome)
         elif name == "clinvar":
             out[name] = filter_clinvar
         else:

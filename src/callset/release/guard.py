@@ -79,10 +79,11 @@ def provenance_path(results: str | os.PathLike[str], release: str) -> Path:
     return Path(results) / "private" / "releases" / f"{release}.json"
 
 
-def write_private_provenance(results: str | os.PathLike[str], release: str, withdrawn: Iterable[str]) -> Path:
-    """Record what of a release's inputs must stay private (the withdrawn IDs, as a digest); mode 0600."""
+def write_private_provenance(path: str | os.PathLike[str], release: str, withdrawn: Iterable[str]) -> Path:
+    """Record what of a release's inputs must stay private (the withdrawn IDs, as a digest) at ``path``
+    (:func:`provenance_path`); mode 0600 in 0700 folders."""
     ids = set(withdrawn)
-    p = provenance_path(results, release)
+    p = Path(path)
     private_dir(p.parent.parent)
     private_dir(p.parent)
     info = {"release": release, "n_withdrawn_listed": len(ids), "withdrawn_sha256": withdrawn_digest(ids)}

@@ -168,7 +168,7 @@ def compute_genotype_counts(mt: hl.MatrixTable, ancestry: Mapping[str, str] | No
     ``ancestry``: column key ``s`` -> group; every group appears in every row (zeros when it has no calls).
     """
     groups = sorted(set(ancestry.values())) if ancestry else []
-    if groups:
+    if ancestry and groups:
         mt = mt.annotate_cols(_grp=hl.literal(dict(ancestry)).get(mt.s))
         by_group = hl.dict([(g, hl.agg.filter(mt._grp == g, _counts_agg(mt.GT))) for g in groups])
     else:

@@ -22,3 +22,11 @@ def release_summary(release_dir: str | Path) -> str:
         f"  files:    {len(m['files'])} listed with sha256 in manifest.json",
     ]
     return "\n".join(lines)
+
+
+def write_release_report(release_dir: str | Path, out: str | Path) -> None:
+    """Markdown for Snakemake's report: :func:`release_summary` and the release notes."""
+    release_dir = Path(release_dir)
+    notes = release_dir / "RELEASE_NOTES.md"
+    text = "```\n" + release_summary(release_dir) + "\n```\n\n" + (notes.read_text() if notes.is_file() else "")
+    Path(out).write_text(text)

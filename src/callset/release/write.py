@@ -471,7 +471,7 @@ def write_release_from_cohort(
     qc_tables: Mapping[str, str] | None = None,
     variant_qc_sites: str | None = None,
     genotype_filter: Mapping[str, Any] | None = None,
-    results_dir: str | None = None,
+    provenance_record: str | None = None,
     effective_config: Mapping[str, Any] | None = None,
     code: str | None = None,
 ) -> dict[str, Any]:
@@ -480,8 +480,8 @@ def write_release_from_cohort(
 
     :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
         gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
-    :param results_dir: ``<results>``: the withdrawals this release honoured are recorded (as a digest) in
-        ``<results>/private/releases/<release>.json`` so a later run can tell when the list changed.
+    :param provenance_record: ``<results>/private/releases/<release>.json``: the withdrawals this release
+        honoured are recorded there (as a digest, mode 0600) so a later run can tell when the list changed.
     """
     from callset.core.reference import load_reference
     from callset.intake.registry import Registry
@@ -502,8 +502,8 @@ def write_release_from_cohort(
             vat=True,
             empty_callsets=clinvar_empty_reason(variant_qc_sites) if "clinvar" in settings.smaller_callsets else {},
         )
-    if results_dir:  # before the release appears: a finished release always has its record
-        write_private_provenance(results_dir, release, withdrawn)
+    if provenance_record:  # before the release appears: a finished release always has its record
+        write_private_provenance(provenance_record, release, withdrawn)
     batches = tuple(read_cohort_step(cohort_step)["batches"])
     inputs = ReleaseInputs(cohort_vds=read_cohort_vds(cohort_step), research_ids=research_ids,
                            withdrawn=frozenset(withdrawn), input_batches=batches, qc_tables=qc_tables)
