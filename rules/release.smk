@@ -10,6 +10,8 @@ rule release:
         ancestry_preds=RESULTS / "qc" / "ancestry_preds.tsv" if is_activated("sample_qc") else [],
         flagged_samples=RESULTS / "qc" / "flagged_samples.tsv" if is_activated("sample_qc") else [],
         sites=RESULTS / "variant_qc" / "sites.ht" if is_activated("variant_qc") else [],
+        # adds nothing; stops the run at start-up if this would rewrite a finished release (rules/common.smk)
+        _guard=get_release_guard,
     output:
         release=directory(RELEASE_DIR),
     log:
@@ -34,7 +36,10 @@ rule release:
         # recorded in manifest.json: how the release was made, and what a later run compares it with
         effective_config=EFFECTIVE_CONFIG,
         code=CODE_DIGEST,
-        results_dir=str(RESULTS),
+        # <results>/private/releases/<release>.json: the withdrawals digest (private, beside the research-ID map)
+        provenance_record=lambda w, input: str(
+            Path(input.research_ids).parent / "releases" / f"{config['release']}.json"
+        ),
     conda:
         "../envs/hail.yaml"
     script:

@@ -21,6 +21,6 @@ run_hail(
     genotype_filter=sm.params.genotype_filter,
     effective_config=sm.params.effective_config,
     code=sm.params.code,
-    results_dir=sm.params.results_dir,
+    provenance_record=sm.params.provenance_record,
     **sm.params.options,
 )

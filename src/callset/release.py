@@ -517,15 +517,15 @@ def write_release_from_cohort(
     reference_genome: str,
     variant_qc_sites: str | None = None,
     genotype_filter: Mapping[str, Any] | None = None,
-    results_dir: str | None = None,
+    provenance_record: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Resolve the cohort step, honour withdrawals (recorded in the registry), then :func:`write_release`.
 
     :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
         gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
-    :param results_dir: ``<results>``: the withdrawals this release honoured are recorded (as a digest) in
-        ``<results>/private/releases/<release>.json`` so a later run can tell when the list changed.
+    :param provenance_record: ``<results>/private/releases/<release>.json``: the withdrawals this release
+        honoured are recorded there (as a digest, mode 0600) so a later run can tell when the list changed.
     """
     from callset.joint_call import read_cohort_vds
     from callset.reference import load_reference
@@ -547,8 +547,8 @@ def write_release_from_cohort(
         options.setdefault("vat", True)
         if "clinvar" in options.get("smaller_callsets", ()) and "empty_callsets" not in options:
             options["empty_callsets"] = clinvar_empty_reason(variant_qc_sites)
-    if results_dir:  # before the release appears: a finished release always has its record
-        write_private_provenance(results_dir, release, withdrawn)
+    if provenance_record:  # before the release appears: a finished release always has its record
+        write_private_provenance(provenance_record, release, withdrawn)
     return write_release(
         cohort_vds=vds,
         release_dir=release_dir,
