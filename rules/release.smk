@@ -10,6 +10,8 @@ rule release:
         ancestry_preds=RESULTS / "qc" / "ancestry_preds.tsv" if is_activated("sample_qc") else [],
         flagged_samples=RESULTS / "qc" / "flagged_samples.tsv" if is_activated("sample_qc") else [],
         sites=RESULTS / "variant_qc" / "sites.ht" if is_activated("variant_qc") else [],
+        # adds nothing; stops the run at start-up if this would rewrite a finished release (rules/common.smk)
+        _guard=get_release_guard,
     output:
         release=directory(RELEASE_DIR),
     log:

@@ -254,11 +254,14 @@ def test_a_finished_release_is_never_rewritten(user_run, tmp_path):
     scfg.write_text(cfg.read_text() + "variant_qc:\n  genotype_filter:\n    min_gq: 30\n")
     assert "variant_qc.genotype_filter.min_gq: 20 -> 30" in refused(config=scfg)
 
-    # a QC output newer than the release (mtime trigger): Snakemake would plan the release job
-    qc = root / "results" / "qc" / "sample_qc.tsv"
-    st = qc.stat()
+    # a QC output edited by hand after the release (newer, other content): Snakemake itself plans the release
+    # job, which the checks above do not model; the last check, with the job graph built, stops the run
+    qc = root / "results" / "qc" / "flagged_samples.tsv"
+    st, original = qc.stat(), qc.read_bytes()
+    qc.write_bytes(original + b"\n")
     os.utime(qc, ns=(st.st_atime_ns, v1.stat().st_mtime_ns + 10**9))
     assert "Snakemake planned its job" in refused()
+    qc.write_bytes(original)
     os.utime(qc, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     # a new batch in the inbox

@@ -1,8 +1,10 @@
 """A finished release is never rewritten: what changed since it was written, checked at workflow start-up.
 
 Snakemake deletes a ``directory()`` output before it reruns the job that makes it, so a guard inside the
-release job comes too late. ``rules/common.smk`` therefore asks, before any job runs, whether the release
-named in the config is finished (``manifest.json`` present) and whether this run would write it again:
+release job comes too late. The release rule's input function ``get_release_guard`` (``rules/common.smk``) is
+evaluated whenever the release is part of the job graph (dry runs included), with the run's options known; it
+asks whether the release named in the config is finished (``manifest.json`` present) and whether this run
+would write it again:
 
 - its inputs changed since it was written (:func:`release_input_changes`): a batch was added to (or
   removed from) the inbox, the withdrawals list changed, a setting that shapes the release changed, or the
@@ -10,9 +12,10 @@ named in the config is finished (``manifest.json`` present) and whether this run
 - the run forces it (:func:`forced_release_reasons`): ``--forceall``, ``--forcerun``/``-R`` of the release or
   of any stage upstream of it, ``--force`` with the release as target.
 
-Either stops the run with one message naming the release and what changed. A last check runs when the job
-graph is known (``onstart``): if Snakemake still plans the release job for a finished release (e.g. a QC
-output touched by hand under ``rerun-triggers: mtime``), the run stops there, still before any job.
+Either stops the run with one message naming the release and what changed (a clean exit: Snakemake releases
+its lock). A last check runs in ``onstart``, with the job graph built: if Snakemake still plans the release
+job for a finished release (e.g. a QC output touched by hand under ``rerun-triggers: mtime``), the run stops
+there, still before any job.
 
 What is compared is recorded when the release is written: ``manifest.json`` holds ``input_batches``, the
 effective ``config`` and ``software.callset_code`` (digest of the package and workflow files); the list of
@@ -188,21 +191,6 @@ def forced_release_reasons(
     if forcetargets and any(t == "release" or is_release_path(t) for t in targets):
         out.append("--force")
     return out
-
-
-def release_requested(targets: Iterable[str], release_dir: str | os.PathLike[str], workdir: str) -> bool:
-    """Whether the run's targets include the release (no target = the default target, which does)."""
-    targets = list(targets)
-    if not targets:
-        return True
-    root = Path(workdir, release_dir).resolve()
-    for t in targets:
-        if t in ("all", "release"):
-            return True
-        p = Path(workdir, t).resolve()
-        if p == root or root in p.parents:
-            return True
-    return False
 
 
 def immutable_release_message(release: str, release_dir: str | os.PathLike[str], reasons: Sequence[str]) -> str:
