@@ -106,8 +106,8 @@ def test_rule_starts_hail_itself_when_no_session_can_start(tmp_path: Path, monke
     """A session that cannot start (e.g. no Unix socket here) costs the speed-up, not the job."""
     from types import SimpleNamespace
 
-    import callset.hail_session as hs
-    import callset.hail_setup as setup
+    import callset.runtime.hail_session as hs
+    import callset.runtime.hail_setup as setup
 
     from callset.runtime.smk import run_hail
 
