@@ -258,6 +258,21 @@ def build_site(release_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
     if tmp.exists():
         shutil.rmtree(tmp)
     (tmp / "data").mkdir(parents=True)
+    try:
+        meta = _write_site(tmp, rel, manifest, summary, vat, dropped, k, chunk_size)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    log.info("browser site of release %s: %d variants, %d chunks -> %s", meta["release"], meta["n_variants"],
+             sum(len(c["chunks"]) for c in meta["contigs"]), out)
+    return meta
+
+
+def _write_site(tmp: Path, rel: Path, manifest: dict[str, Any], summary: Path, vat: VatReader | None,
+                dropped: dict[str, int], k: int, chunk_size: int) -> dict[str, Any]:
     vocab = {n: Vocab() for n in ("consequence", "variant_type", "clinvar", "filter")}
     genes: dict[str, dict[str, Any]] = {}
     rsids: dict[int, dict[str, list[str]]] = {}
@@ -348,9 +363,5 @@ def build_site(release_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
     }
     (tmp / "data" / "meta.js").write_text(_js("CS.meta", meta))
     _copy_assets(tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    log.info("browser site of release %s: %d variants, %d genes, %d chunks -> %s", meta["release"], n_total,
-             len(genes), sum(len(c["chunks"]) for c in contigs), out)
+    log.info("%d genes, %d rsIDs indexed", len(genes), sum(len(b) for b in rsids.values()))
     return meta

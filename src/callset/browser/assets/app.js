@@ -136,8 +136,10 @@ const CS = (() => {
     if (!c) throw new Error(`No contig ${p.contig} in this release`);
     const ci = meta.contigs.indexOf(c);
     if (p.kind === "variant") {
-      return rowsIn(ci, chunksIn(c, p.pos, p.pos),
+      const hits = await rowsIn(ci, chunksIn(c, p.pos, p.pos),
         (r) => r[F.pos] === p.pos && r[F.ref] === p.ref && r[F.alt] === p.alt);
+      if (!hits.length) throw new Error(`${c.name}-${p.pos}-${p.ref}-${p.alt} is not in this release`);
+      return hits;
     }
     if (p.end < p.start) throw new Error(`Region end ${p.end} is before its start ${p.start}`);
     let idx = chunksIn(c, p.start, p.end);
