@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install demo test test-fast lint dry-run clean-demo java-check
+.PHONY: install demo test test-fast lint dry-run clean-demo java-check browser-deps
 
 install: $(STAMP)
 
@@ -22,6 +22,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m callset.jvm_cds
 	touch $@
 
+# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`). Quiet when present.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "no chromium at $(CHROMIUM): install Debian's chromium (apt-get install chromium)"; exit 1; }
+
 java-check:
 	@$(BIN)/python -m callset.java >/dev/null || exit 1
 	@echo "Java for Hail: $$($(BIN)/python -m callset.java)"
@@ -31,11 +39,11 @@ demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 	@$(BIN)/callset summary results/releases/v1
 
-test: install
+test: install browser-deps
 	$(BIN)/pytest -q --timeout=1800
 
 # quick loop while developing: skips the end-to-end Snakemake runs (CI runs everything)
-test-fast: install
+test-fast: install browser-deps
 	$(BIN)/pytest -q -m "not slow"
 
 lint: install

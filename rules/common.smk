@@ -36,7 +36,7 @@ wildcard_constraints:
 
 
 def is_activated(stage):
-    """Whether an optional stage (sample_qc, variant_qc) is switched on in the config."""
+    """Whether an optional stage (sample_qc, variant_qc, browser) is switched on in the config."""
     return bool(config.get(stage, {}).get("activate", False))
 
 
@@ -87,6 +87,8 @@ def get_final_output():
         out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]
     if is_activated("variant_qc"):
         out += [RESULTS / "variant_qc" / "sites.ht", RESULTS / "variant_qc" / "summary.json"]
+    if is_activated("browser") and config["release_options"].get("public_summary", True):
+        out.append(RESULTS / "browser" / config["release"])  # rules/browser.smk: needs the public summary
     return out
 
 
