@@ -18,5 +18,7 @@ rule browser:
     threads: 1
     params:
         chunk_size=config["browser"]["chunk_size"],
+    conda:
+        "../envs/vcf.yaml"
     script:
         "../scripts/browser_build.py"

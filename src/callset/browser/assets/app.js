@@ -181,6 +181,10 @@ const CS = (() => {
                                         (!f.filter || val(x, "filter") === f.filter) &&
                                         (!f.type || val(x, "type") === f.type));
     const {key, dir} = state.sort;
+    if (key === "vid" && dir === 1) {  // rows are read in position order: nothing to sort
+      state.shown = rows;
+      return;
+    }
     const keyed = rows.map((x) => [sortKey(x, key), sortKey(x, "vid"), x]);
     keyed.sort((a, b) => dir * cmp(a[0], b[0]) || cmp(a[1], b[1]));
     state.shown = keyed.map((k) => k[2]);
