@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install demo report test test-fast lint dry-run clean-demo java-check
+.PHONY: install demo report test test-fast lint dry-run clean-demo java-check browser-deps
 
 install: $(STAMP)
 
@@ -21,6 +21,14 @@ $(STAMP): requirements.lock pyproject.toml
 	@# class-data-sharing archive for the Hail driver JVM: ~3 s off every Hail job's start (callset.runtime.jvm_cds)
 	$(BIN)/python -m callset.runtime.jvm_cds_build
 	touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`). Quiet when present.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "no chromium at $(CHROMIUM): install Debian's chromium (apt-get install chromium)"; exit 1; }
 
 java-check:
 	@$(BIN)/python -m callset.runtime.java >/dev/null || exit 1
@@ -36,11 +44,11 @@ report: install
 	$(BIN)/snakemake --report results/report.html --configfile config/demo.yaml
 	@echo "report: results/report.html"
 
-test: install
+test: install browser-deps
 	$(BIN)/pytest -q --timeout=1800
 
 # quick loop while developing: skips the end-to-end Snakemake runs (CI runs everything)
-test-fast: install
+test-fast: install browser-deps
 	$(BIN)/pytest -q -m "not slow"
 
 lint: install

@@ -18,6 +18,7 @@ include: "rules/joint_call.smk"
 include: "rules/sample_qc.smk"
 include: "rules/variant_qc.smk"
 include: "rules/release.smk"
+include: "rules/browser.smk"
 
 
 rule all:

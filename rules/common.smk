@@ -59,7 +59,7 @@ RULES_AFTER_RELEASE = []
 
 
 def is_activated(stage):
-    """Whether an optional stage (sample_qc, variant_qc) is switched on in the config."""
+    """Whether an optional stage (sample_qc, variant_qc, browser) is switched on in the config."""
     return bool(config.get(stage, {}).get("activate", False))
 
 
@@ -111,6 +111,8 @@ def get_final_output():
         out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]
     if is_activated("variant_qc"):
         out += [RESULTS / "variant_qc" / "sites.ht", RESULTS / "variant_qc" / "summary.json"]
+    if is_activated("browser") and config["release_options"].get("public_summary", True):
+        out.append(RESULTS / "browser" / config["release"])  # rules/browser.smk: needs the public summary
     return out
 
 

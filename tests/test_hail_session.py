@@ -108,7 +108,6 @@ def test_rule_starts_hail_itself_when_no_session_can_start(tmp_path: Path, monke
 
     import callset.runtime.hail_session as hs
     import callset.runtime.hail_setup as setup
-
     from callset.runtime.smk import run_hail
 
     def no_session(*_a, **_k):

@@ -10,6 +10,7 @@ import pytest
 from conftest import TESTDATA
 
 from callset.core.reference import load_reference
+from callset.release.auxiliary import AOU_LAYOUT
 from callset.release.write import ReleaseInputs, ReleaseSettings, write_release
 
 GRCH38 = load_reference("GRCh38")
@@ -148,7 +149,8 @@ def test_sample_qc_exclusions_counted_not_named_and_aux_tables(hail_session, rel
     assert manifest["n_samples"] == 3 and manifest["n_withdrawn_excluded"] == 1
     assert manifest["n_hard_filtered_excluded"] == 1 and manifest["sample_qc"]["applied"]
     assert sorted(manifest["sample_qc"]["aux"]) == sorted(
-        f"aux/{n}.tsv" for n in ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples"))
+        [f"aux/{n}.tsv" for n in ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples")]
+        + [f"aux/{p}" for p in AOU_LAYOUT])
     released = set((out / "samples.tsv").read_text().split()[1:])
     assert released == {RIDS[s] for s in ("HG00187", "HG00308", "HG00313")}
     for p in out.rglob("*"):  # neither left-out sample is named anywhere (text files and Hail column keys)
@@ -164,6 +166,38 @@ def test_sample_qc_exclusions_counted_not_named_and_aux_tables(hail_session, rel
     assert "samples failing sample-QC hard filters left out: 1" in notes
     assert "withdrawn participants left out: 1" in notes
     assert "`clinvar`: 0 variants" in notes and "no ClinVar annotation" in notes
+
+
+def test_aux_tables_in_the_all_of_us_layout(release):
+    """aux/ancestry, aux/relatedness, aux/qc hold the AoU names and columns, released samples only."""
+    import pandas as pd
+
+    out, manifest = release
+
+    def read(p: str) -> pd.DataFrame:
+        return pd.read_csv(out / "aux" / p, sep="\t", dtype=str, keep_default_na=False)
+
+    released = {RIDS[s] for s in ("HG00187", "HG00308", "HG00313")}
+    preds = read("ancestry/ancestry_preds.tsv")
+    assert list(preds.columns) == ["research_id", "ancestry_pred", "probabilities", "pca_features"]
+    assert set(preds.research_id) == released
+    row = preds.set_index("research_id").loc[RIDS["HG00313"]]
+    assert row.ancestry_pred == "afr" and json.loads(row.probabilities) == {"afr": 0.9}
+    assert json.loads(row.pca_features) == [0.1, -0.2]
+    rel = read("relatedness/relatedness.tsv")
+    assert list(rel.columns) == ["i.s", "j.s", "kin"]
+    assert rel.values.tolist() == [[RIDS["HG00187"], RIDS["HG00308"], "0.24"]]  # the pair with a left-out sample: gone
+    assert list(read("relatedness/relatedness_flagged_samples.tsv").columns) == ["sample_id"]
+    assert read("relatedness/relatedness_flagged_samples.tsv").empty  # nobody flagged "related" here
+    flagged = read("qc/flagged_samples.tsv")
+    assert flagged.values.tolist() == [[RIDS["HG00308"], "outlier_n_snp"]] and list(flagged.columns) == [
+        "s", "qc_metrics_filters"]
+    metrics = read("qc/genomic_metrics.tsv")
+    assert list(metrics.columns) == ["research_id", "mean_coverage", "genome_coverage", "contamination",
+                                     "inferred_karyotype"]
+    assert set(metrics.research_id) == released
+    # today's paths keep working
+    assert all((out / "aux" / f"{n}.tsv").is_file() for n in ("sample_qc", "related_pairs", "ancestry_preds"))
 
 
 def test_release_verifies_clean_and_lists_every_file(hail_session, release):

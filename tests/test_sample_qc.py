@@ -386,7 +386,7 @@ def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
     # the release carries sample QC (aux tables) and variant QC (FT, site annotations, VAT)
     release = tmp_path / "results" / "releases" / "v1"
     manifest = json.loads((release / "manifest.json").read_text())
-    assert manifest["sample_qc"]["applied"] and len(manifest["sample_qc"]["aux"]) == 4
+    assert manifest["sample_qc"]["applied"] and len(manifest["sample_qc"]["aux"]) == 4 + 5  # + the AoU layout
     assert all((release / a).is_file() for a in manifest["sample_qc"]["aux"])
     assert manifest["vat"]["summary"]["n_variants_in"] == manifest["n_variants"]
     assert (release / "vat" / "vat.tsv.bgz").is_file() and (release / "vat" / "vat.tsv.bgz.tbi").is_file()

@@ -1,7 +1,8 @@
 """The ``callset`` command: small operator and researcher tools around the workflow.
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
-(one region of a release), ``simulate`` (cohort simulator), more per stage.
+(one region of a release), ``simulate`` (cohort simulator), ``browser`` (public variant browser: ``build``,
+``serve``), more per stage.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_simulate(sub)
+    from callset.browser.cli import add_parser as add_browser
+
+    add_browser(sub)
     return p
 
 
