@@ -2,6 +2,11 @@
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
 (one region of a release), ``simulate`` (cohort simulator), more per stage.
+
+Exit codes: 0 done; 1 ``verify`` found problems in the release; 2 a usage or input error (a missing or
+unfinished release folder, a region the reference lacks, a missing sample list, ...: one line on stderr,
+found before any JVM starts); 3 the command failed from a fault (out of memory, a full disk, ...: one line
+naming it; ``-v`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -12,13 +17,17 @@ import sys
 
 from callset.errors import CallsetError
 from callset.logs import setup_logging
+from callset.release_folder import finished_release
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
 
 
 def _summary(args: argparse.Namespace) -> int:
     from callset.summary import release_summary
 
+    finished_release(args.release_dir)
     print(release_summary(args.release_dir))
-    return 0
+    return EXIT_OK
 
 
 def _hail(args: argparse.Namespace) -> None:
@@ -29,6 +38,7 @@ def _hail(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    finished_release(args.release_dir)  # before Hail is imported or its JVM starts
     from callset.verify import verify_release
 
     if not args.no_hail:
@@ -38,20 +48,23 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM: {p}")
     if problems:
         print(f"callset verify: {args.release_dir}: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
+        return EXIT_PROBLEMS
     print(f"callset verify: {args.release_dir}: OK")
-    return 0
+    return EXIT_OK
 
 
 def _query(args: argparse.Namespace) -> int:
-    from callset.query import query_region, read_sample_list, write_query
+    from callset.query import check_query, query_region, write_query
 
+    finished_release(args.release)
+    plan = check_query(args.release, args.region, out=args.out, samples_file=args.samples, callset=args.callset)
+    for note in plan.notes:
+        print(f"callset query: {note}", file=sys.stderr)
     _hail(args)
-    samples = read_sample_list(args.samples) if args.samples else None
-    mt = query_region(args.release, args.region, samples=samples, callset=args.callset)
+    mt = query_region(args.release, args.region, samples=plan.samples, callset=args.callset)
     kind = write_query(mt, args.out)
     print(f"callset query: {args.region} -> {args.out} ({kind})")
-    return 0
+    return EXIT_OK
 
 
 def _add_spark_args(p: argparse.ArgumentParser) -> None:
@@ -89,14 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(None, level=logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args) or 0)
     except CallsetError as e:
-        print(f"callset: error: {e}", file=sys.stderr)
-        return 1
+        print(f"callset: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if args.verbose:
+            raise
+        from callset.faults import first_line, jvm_exit, lost_connection, root_cause
+
+        paths = [p for p in (getattr(args, "tmp_dir", None), getattr(args, "out", None)) if p]
+        cause = root_cause(e, exits=[jvm_exit(wait=2.0 if lost_connection(e) else 0)], paths=paths)
+        print(f"callset: failed: {_one_line(cause or first_line(e))} (-v shows the traceback)", file=sys.stderr)
+        return EXIT_FAULT
 
 
 if __name__ == "__main__":
