@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
+from typing import Any
 
 from callset.errors import CallsetError
 from callset.logs import setup_logging
 from callset.release_folder import finished_release
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
+_JVM_WATCH: list[threading.Event] = []
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -31,10 +35,20 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _hail(args: argparse.Namespace) -> None:
+    from callset.faults import watch_jvm
     from callset.hail_setup import setup_hail
 
-    setup_hail(master=args.master, driver_memory=args.driver_memory, tmp_dir=args.tmp_dir,
-               log_path=f"{args.tmp_dir}/hail.log")
+    log_path = f"{args.tmp_dir}/hail.log"
+    setup_hail(master=args.master, driver_memory=args.driver_memory, tmp_dir=args.tmp_dir, log_path=log_path)
+
+    def died(ended: Any) -> None:  # Hail would retry a dead JVM for ever: say why and exit
+        from callset.faults import read_tail, root_cause
+
+        cause = root_cause(None, texts=[read_tail(log_path)], exits=[ended], paths=[args.tmp_dir]) or ended.describe()
+        print(f"callset: failed: {_one_line(cause)}", file=sys.stderr, flush=True)
+        os._exit(EXIT_FAULT)
+
+    _JVM_WATCH.append(watch_jvm(died))
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -122,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         from callset.faults import first_line, jvm_exit, lost_connection, root_cause
 
         paths = [p for p in (getattr(args, "tmp_dir", None), getattr(args, "out", None)) if p]
-        cause = root_cause(e, exits=[jvm_exit(wait=2.0 if lost_connection(e) else 0)], paths=paths)
+        cause = root_cause(e, exits=[jvm_exit(wait=2.0 if lost_connection(e) else 0.5)], paths=paths)
         print(f"callset: failed: {_one_line(cause or first_line(e))} (-v shows the traceback)", file=sys.stderr)
         return EXIT_FAULT
+    finally:
+        for watching in _JVM_WATCH:
+            watching.set()
 
 
 if __name__ == "__main__":

@@ -114,12 +114,10 @@ def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
     the VDS one combiner run over all gVCFs would write. Samples listed in a part's ``exclude`` (resubmitted in
     a later batch) are filtered out first.
     """
-    from callset.workflow import cohort_parts
+    from callset.workflow import cohort_parts, require_cohort_samples
 
-    parts = cohort_parts(step_dir)
-    if not parts:
-        raise ValueError(f"{step_dir}: the cohort has no samples yet (every sample so far was rejected)")
-    return union_parts(parts)
+    require_cohort_samples(step_dir)  # CohortEmptyError: every sample so far was rejected
+    return union_parts(cohort_parts(step_dir))
 
 
 def union_parts(parts: Sequence[Mapping[str, object]]) -> hl.vds.VariantDataset:
@@ -271,7 +269,8 @@ def combine_batch(
     }
     parts = prev_parts
     if not rows:
-        log.warning("batch %s has no accepted samples: the cohort is unchanged", batch)
+        log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
+                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(prev_samples))
         info["vds"] = None
     else:
         n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)

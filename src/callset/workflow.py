@@ -99,3 +99,31 @@ def cohort_vds_path(step_dir: str | Path) -> str | None:
             f"{step_dir}: the cohort is {len(parts)} VDS parts; open it with callset.joint_call.read_cohort_vds"
         )
     return str(parts[0]["vds"])
+
+
+def require_cohort_samples(step_dir: str | Path) -> None:
+    """Refuse, with one line naming the batches and their intake reports, a cohort with no sample yet (every
+    batch so far had every sample rejected): there is nothing to QC or release. No Hail needed.
+
+    :raises CohortEmptyError: the cohort after ``step_dir`` has no VDS part.
+    """
+    from callset.errors import CohortEmptyError
+
+    step_dir = Path(step_dir)
+    if cohort_parts(step_dir):
+        return
+    batches = list(read_cohort_step(step_dir).get("batches") or [step_dir.name])
+    results = step_dir.parents[2]  # <results>/joint/cohort/<batch>
+    said = []
+    for b in batches:
+        report = results / "intake" / b / "report.tsv"
+        try:
+            rows = report.read_text().splitlines()[1:]
+            n = len([r for r in rows if r.strip()])
+            said.append(f"batch {b}: {n} of {n} samples rejected, reasons in {report}")
+        except OSError:
+            said.append(f"batch {b}: no accepted sample")
+    raise CohortEmptyError(
+        f"no sample has been accepted yet ({'; '.join(said)}): nothing to QC or release until a batch with "
+        "accepted samples is added to the inbox"
+    )
