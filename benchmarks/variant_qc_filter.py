@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
     from callset.simulate.cohort import SimulationOptions, simulate_cohort
 
     out = Path(args.out or tempfile.mkdtemp(prefix="vqc-bench-"))
@@ -42,9 +42,9 @@ def main() -> None:
 
     setup_hail(master="local[2]", driver_memory="2g", tmp_dir=out / "tmp", log_path=out / "hail.log")
     import hail as hl
+    from harness.variant_qc_evaluate import artefact_metrics, combine_simulated
 
     from callset.variant_qc.clinvar import import_training_sites
-    from callset.variant_qc.evaluate import artefact_metrics, combine_simulated
     from callset.variant_qc.learned import annotate_learned_filter
     from callset.variant_qc.pipeline import compute_sites
 

@@ -1,7 +1,7 @@
 """Snakemake entry point: add one batch's accepted gVCFs to the cohort VDS (Hail VDS combiner)."""
 
-from callset.intake import read_accepted
-from callset.smk import run, run_hail
+from callset.intake.run import read_accepted
+from callset.runtime.smk import run, run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 
@@ -15,8 +15,8 @@ kwargs = dict(
     **sm.params.combiner,
 )
 if read_accepted(sm.input.accepted):
-    run_hail(sm, "callset.joint_call:combine_batch", **kwargs)
+    run_hail(sm, "callset.joint_call.combine:combine_batch", **kwargs)
 else:  # every sample rejected: the step records the unchanged cohort, no Hail needed
-    from callset.joint_call import combine_batch
+    from callset.joint_call.combine import combine_batch
 
     run(sm, lambda: combine_batch(**kwargs))

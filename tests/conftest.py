@@ -28,7 +28,7 @@ def chr22_gvcf(sample: str) -> Path:
 @pytest.fixture(scope="session")
 def hail_session(tmp_path_factory: pytest.TempPathFactory):
     """One Hail/Spark context for every test that needs it (never stopped: ~11 s saved)."""
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     tmp = tmp_path_factory.mktemp("hail")
     setup_hail(master="local[2]", driver_memory="4g", tmp_dir=tmp, log_path=tmp / "hail.log")
@@ -39,7 +39,7 @@ def hail_session(tmp_path_factory: pytest.TempPathFactory):
 
 def make_batch(inbox: Path, batch: str, samples: list[str], *, source: Path = CHR22) -> Path:
     """Copy real chr22 gVCFs (+ .tbi) into ``inbox/batch`` and write its manifest.tsv."""
-    from callset.checks import md5sum
+    from callset.intake.checks import md5sum
 
     d = inbox / batch
     d.mkdir(parents=True, exist_ok=True)
@@ -91,3 +91,11 @@ def run_snakemake(
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def bare_release_settings(**options):
+    """Release settings for library-level tests: no smaller callsets, exports or public summary unless asked
+    (``options`` are ``release_options`` keys); everything else at the schema defaults."""
+    from callset.release.write import ReleaseSettings
+
+    return ReleaseSettings.from_config({"smaller_callsets": [], "exports": [], "public_summary": False, **options})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TESTDATA, VENV_BIN
 
-from callset.reference import load_reference
+from callset.core.reference import load_reference
 from callset.release import write_release
 
 GRCH38 = load_reference("GRCh38")

@@ -80,7 +80,7 @@ def test_killed_jvm_is_named_and_the_rerun_completes(tmp_path: Path) -> None:
 
 
 def _oom_workflow(tmp_path: Path, *, shared_session: bool) -> tuple[Path, Path]:
-    """A one-rule workflow using the project's Hail job glue (callset.smk.run_hail), whose step collects 30 M
+    """A one-rule workflow using the project's Hail job glue (callset.runtime.smk.run_hail), whose step collects 30 M
     strings into a 512 MiB driver: what a job that gathers too much to the driver does."""
     (tmp_path / "oom_step.py").write_text(textwrap.dedent('''
         from pathlib import Path
@@ -93,7 +93,7 @@ def _oom_workflow(tmp_path: Path, *, shared_session: bool) -> tuple[Path, Path]:
             Path(out).write_text(f"{len(ids)}\\n")
     '''))
     (tmp_path / "oom_job.py").write_text(textwrap.dedent('''
-        from callset.smk import run_hail
+        from callset.runtime.smk import run_hail
 
         run_hail(snakemake, "oom_step:collect_everything", n=30_000_000, out=snakemake.output[0])  # noqa: F821
     '''))
@@ -113,7 +113,7 @@ def _oom_workflow(tmp_path: Path, *, shared_session: bool) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("shared_session", [True, False], ids=["shared-session", "own-jvm"])
 def test_java_out_of_memory_is_named(tmp_path: Path, shared_session: bool) -> None:
-    from callset.hail_session import stop
+    from callset.runtime.hail_session import stop
 
     snakefile, job_log = _oom_workflow(tmp_path, shared_session=shared_session)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "src"),
@@ -168,7 +168,7 @@ def test_full_disk_is_named_with_its_path_and_the_rerun_completes(tmp_path: Path
         run_snakemake(tmp_path, cfg)
         assert json.loads((results / "releases" / "v1" / "manifest.json").read_text())["n_samples"] == 3
     finally:
-        from callset.hail_session import stop
+        from callset.runtime.hail_session import stop
 
         stop(results / "tmp")
         subprocess.run(["umount", "-l", str(results)], check=False)

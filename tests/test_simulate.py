@@ -168,15 +168,15 @@ def test_manifest_contract(cohort: Path, manifest: dict[str, dict[str, str]]) ->
 
 
 def test_manifest_passes_project_reader(cohort: Path) -> None:
-    manifest_mod = pytest.importorskip("callset.manifest")
+    manifest_mod = pytest.importorskip("callset.intake.manifest")
     for m in (cohort / "inbox").glob("*/manifest.tsv"):
         rows = manifest_mod.read_manifest(m)
         assert [p for r in rows for p in r.problems] == []
 
 
 def test_gvcfs_pass_intake_scan(manifest: dict[str, dict[str, str]]) -> None:
-    checks = pytest.importorskip("callset.checks")
-    from callset.reference import load_reference
+    checks = pytest.importorskip("callset.intake.checks")
+    from callset.core.reference import load_reference
 
     ref = load_reference("GRCh38")
     for sid in list(manifest)[:6]:
@@ -190,10 +190,10 @@ def test_gvcfs_pass_intake_scan(manifest: dict[str, dict[str, str]]) -> None:
 
 
 def test_crams_pass_intake_check(cohort: Path, manifest: dict[str, dict[str, str]]) -> None:
-    checks = pytest.importorskip("callset.checks")
+    checks = pytest.importorskip("callset.intake.checks")
     if not hasattr(checks, "check_cram"):
         pytest.skip("intake has no CRAM check yet")
-    from callset.reference import load_reference
+    from callset.core.reference import load_reference
 
     cfg = yaml.safe_load((cohort / "config.yaml").read_text())
     crams = [(s, Path(r["_dir"]) / r["cram"]) for s, r in manifest.items() if r["cram"]]

@@ -1,7 +1,8 @@
 """The ``callset`` command: small operator and researcher tools around the workflow.
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
-(one region of a release), ``simulate`` (cohort simulator), more per stage.
+(one region of a release), ``simulate`` (cohort simulator), ``browser`` (public variant browser: ``build``,
+``serve``), more per stage.
 
 Exit codes: 0 done; 1 ``verify`` found problems in the release; 2 a usage or input error (a missing or
 unfinished release folder, a region the reference lacks, a missing sample list, ...: one line on stderr,
@@ -18,16 +19,16 @@ import sys
 import threading
 from typing import Any
 
+from callset.core.logs import setup_logging
 from callset.errors import CallsetError
-from callset.logs import setup_logging
-from callset.release_folder import finished_release
+from callset.release.folder import finished_release
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
 _JVM_WATCH: list[threading.Event] = []
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from callset.summary import release_summary
+    from callset.release.summary import release_summary
 
     finished_release(args.release_dir)
     print(release_summary(args.release_dir))
@@ -35,14 +36,14 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _hail(args: argparse.Namespace) -> None:
-    from callset.faults import watch_jvm
-    from callset.hail_setup import setup_hail
+    from callset.runtime.faults import watch_jvm
+    from callset.runtime.hail_setup import setup_hail
 
     log_path = f"{args.tmp_dir}/hail.log"
     setup_hail(master=args.master, driver_memory=args.driver_memory, tmp_dir=args.tmp_dir, log_path=log_path)
 
     def died(ended: Any) -> None:  # Hail would retry a dead JVM for ever: say why and exit
-        from callset.faults import read_tail, root_cause
+        from callset.runtime.faults import read_tail, root_cause
 
         cause = root_cause(None, texts=[read_tail(log_path)], exits=[ended], paths=[args.tmp_dir]) or ended.describe()
         print(f"callset: failed: {_one_line(cause)}", file=sys.stderr, flush=True)
@@ -53,7 +54,7 @@ def _hail(args: argparse.Namespace) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     finished_release(args.release_dir)  # before Hail is imported or its JVM starts
-    from callset.verify import verify_release
+    from callset.release.verify import verify_release
 
     if not args.no_hail:
         _hail(args)
@@ -68,7 +69,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from callset.query import check_query, query_region, write_query
+    from callset.release.query import check_query, query_region, write_query
 
     finished_release(args.release)
     plan = check_query(args.release, args.region, out=args.out, samples_file=args.samples, callset=args.callset)
@@ -113,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_simulate(sub)
+    from callset.browser.cli import add_parser as add_browser
+
+    add_browser(sub)
     return p
 
 
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if args.verbose:
             raise
-        from callset.faults import first_line, jvm_exit, lost_connection, root_cause
+        from callset.runtime.faults import first_line, jvm_exit, lost_connection, root_cause
 
         paths = [p for p in (getattr(args, "tmp_dir", None), getattr(args, "out", None)) if p]
         cause = root_cause(e, exits=[jvm_exit(wait=2.0 if lost_connection(e) else 0.5)], paths=paths)
