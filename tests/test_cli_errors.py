@@ -13,10 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TESTDATA, VENV_BIN
+from conftest import REPO, TESTDATA, VENV_BIN, bare_release_settings
 
 from callset.core.reference import load_reference
-from callset.release import write_release
+from callset.release.write import ReleaseInputs, write_release
 
 GRCH38 = load_reference("GRCh38")
 VDS = TESTDATA / "vds" / "1kg_chr22_5_samples.vds"
@@ -28,8 +28,8 @@ RIDS = {s: f"CS{i:09d}" for i, s in enumerate(SAMPLES, 1)}
 def release(hail_session, tmp_path_factory) -> Path:
     """A finished release (5 real chr22 samples) in <results>/releases/v1."""
     out = tmp_path_factory.mktemp("cli") / "results" / "releases" / "v1"
-    write_release(cohort_vds=str(VDS), release_dir=out, release="v1", research_ids=RIDS, withdrawn=set(),
-                  input_batches=["b1"], reference=GRCH38, target_variants_per_shard=40)
+    write_release(ReleaseInputs(cohort_vds=str(VDS), research_ids=RIDS, input_batches=("b1",)), release_dir=out,
+                  release="v1", reference=GRCH38, settings=bare_release_settings(target_variants_per_shard=40))
     return out
 
 
