@@ -72,8 +72,8 @@ def test_killed_jvm_is_named_and_the_rerun_completes(tmp_path: Path) -> None:
     assert proc.returncode != 0
     cause = f"the Java VM (pid {jvm}) was killed by SIGKILL"
     assert cause in job_log.read_text()
-    assert f"callset: run failed: rule combine_batch: callset.joint_call:combine_batch failed in the shared Hail " \
-           f"session: {cause}" in stderr, stderr[-3000:]
+    last = [ln for ln in stderr.splitlines() if ln.startswith("callset: run failed: rule combine_batch: ")]
+    assert last and "failed in the shared Hail session: " + cause in last[-1], stderr[-3000:]
     # the session whose JVM died has stopped; the same command starts a fresh one and completes
     run_snakemake(tmp_path, cfg)
     assert json.loads((results / "releases" / "v1" / "manifest.json").read_text())["n_samples"] == 3
