@@ -7,7 +7,7 @@ newest earlier parts merged in), and ``cohort.json`` lists every part of the coh
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import hail as hl
@@ -90,6 +90,23 @@ def _finished(path: str) -> bool:
     return all((Path(path) / part / "_SUCCESS").exists() for part in ("reference_data", "variant_data"))
 
 
+def reblock_settings(rows: Sequence[Mapping[str, str]]) -> dict[str, object] | None:
+    """How the batch's reference blocks were made: intake's reblocking settings (``accepted.tsv`` ``reblock``), or
+    None when the submitted gVCFs were joint-called as they came (reblocking off, or intake before it existed).
+
+    :raises CallsetError: the rows disagree (one batch is always reblocked with one setting).
+    """
+    import json
+
+    from callset.errors import CallsetError
+
+    seen = {r.get("reblock") or "" for r in rows}
+    if len(seen) > 1:
+        raise CallsetError(f"accepted gVCFs of one batch were reblocked with different settings: {sorted(seen)}")
+    value = seen.pop() if seen else ""
+    return json.loads(value) if value else None
+
+
 def combine_batch(
     *,
     accepted_tsv: str,
@@ -111,7 +128,8 @@ def combine_batch(
     step combines only its own gVCFs into ``step_dir/vds`` — plus, when :func:`plan_compaction` says so, the
     newest earlier parts — so its cost follows the batch, not the cohort. Earlier gVCFs are never re-imported.
 
-    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts). A batch
+    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts) and, in
+    ``reblock``, how each batch's reference blocks were made (:func:`reblock_settings`, batch -> settings). A batch
     with no accepted sample adds nothing: its step lists the previous parts. Resubmitted samples
     (``resubmission=yes``) replace their earlier version: the part holding it excludes it when read (and drops
     it for good when that part is next merged).
@@ -149,6 +167,7 @@ def combine_batch(
         "samples_added": new_ids,
         "samples_replaced": replaced,
         "samples": [s for s in prev_samples if s not in replaced] + new_ids,
+        "reblock": dict(prev_info.get("reblock", {})),
     }
     parts = prev_parts
     if not rows:
@@ -183,7 +202,7 @@ def combine_batch(
         if Path(out).exists():
             shutil.rmtree(out)
         combine(
-            gvcf_paths=[r["gvcf"] for r in rows],
+            gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
             vds_paths=vds_inputs,
             vds_sample_counts=vds_counts,
             sample_names=new_ids if sample_names_from_intake else None,
@@ -205,6 +224,7 @@ def combine_batch(
         }
         parts = [*kept, new_part]
         info["vds"] = "vds"
+        info["reblock"] = {**prev_info.get("reblock", {}), batch: reblock_settings(rows)}  # type: ignore[dict-item]
         info["import_intervals"] = len(bounds)
         info["parts_merged"] = len(merging)
     # part paths relative to this step, so a results folder can be moved as a whole
