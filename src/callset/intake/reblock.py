@@ -43,6 +43,8 @@ plugin regroups blocks by filter expressions but neither floors GQ nor caps leng
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +238,7 @@ class Reblocker:
         *,
         contig_recoding: Mapping[str, str] | None = None,
         fasta: str | None = None,
+        threaded: bool = True,
     ) -> None:
         import pysam.libcbgzf
 
@@ -253,6 +256,41 @@ class Reblocker:
         self.result = ReblockResult(path=self.dst, index=Path(f"{self.dst}.tbi"), md5="", size=0,
                                     settings=self.settings.record())
         self._closed = False
+        # the work runs in a second thread, overlapping the caller's decoding and checking of the next chunk
+        # (numpy, zlib and htslib release the GIL); chunks are handed over in order through a short queue
+        self._queue: queue.Queue[tuple[Any, ...] | None] | None = None
+        self._error: BaseException | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=2)
+            self._worker = threading.Thread(target=self._work, name=f"reblock {self.dst.name}", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the caller learns of the error in finish()
+            try:
+                item[0](*item[1:])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by finish()
+                self._error = e
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        if self._queue is None:
+            fn(*args)
+        else:
+            self._queue.put((fn, *args))
+
+    def _join(self) -> None:
+        if self._queue is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._queue = None
+        if self._error is not None:
+            raise self._error
 
     # -- input --------------------------------------------------------------------------------------
     def header(self, lines: Sequence[str]) -> None:
@@ -292,7 +330,7 @@ class Reblocker:
         chrom = next((ln.rstrip("\r\n") for ln in lines if ln.startswith("#CHROM")), None)
         if chrom is not None:
             out.append(chrom)
-        self._out.write(("\n".join(out) + "\n").encode())
+        self._submit(self._out.write, ("\n".join(out) + "\n").encode())
 
     def records(
         self,
@@ -312,15 +350,20 @@ class Reblocker:
         POS + len(REF) - 1) and ``block`` (a reference block: symbolic ALT only and END); without them they
         are read here.
         """
-        if not buf:
-            return
+        if buf:
+            self._submit(self._records, buf, nl, tabs, end_tab,
+                         None if pos is None or end is None or block is None else (pos, end, block))
+
+    def _records(
+        self, buf: bytes, nl: np.ndarray | None, tabs: np.ndarray | None, end_tab: np.ndarray | None,
+        given: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    ) -> None:
         a = np.frombuffer(buf, np.uint8)
         if nl is None:
             nl = np.flatnonzero(a == 10)
         if tabs is None:
             tabs = np.flatnonzero(a == 9)
         self.result.n_records_in += len(nl)
-        given = None if pos is None or end is None or block is None else (pos, end, block)
         c = self._carry
         if c.data:
             k = len(c.data)
@@ -347,6 +390,7 @@ class Reblocker:
 
         from callset.intake.checks.files import md5sum
 
+        self._join()
         c = self._carry
         if c.data:
             self._carry = _Carry()
@@ -363,6 +407,10 @@ class Reblocker:
 
     def abort(self) -> None:
         """Stop and remove the partial output (a rejected file)."""
+        try:
+            self._join()
+        except BaseException:  # noqa: BLE001 - the file is being thrown away: its error does not matter
+            pass
         if not self._closed:
             self._out.close()
             self._closed = True
