@@ -111,6 +111,7 @@ def test_hand_made_gvcf_is_reblocked_exactly(tmp_path):
     assert any(h.startswith(rec) for h in head)
     assert head[-1].startswith("#CHROM")
     assert res.index.exists() and res.md5 and res.size == res.path.stat().st_size
+    assert res.max_block == 1000  # the longest written (the copied 3001-3100 block is shorter)
 
 
 def test_reblocked_gvcf_reads_cleanly_with_htslib(tmp_path):

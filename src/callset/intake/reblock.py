@@ -129,6 +129,8 @@ class ReblockResult:
     n_copied: int = 0  # records copied unchanged (variant records and blocks left as they were)
     n_gq0_dropped: int = 0  # GQ-0 blocks left out (gq0="drop")
     bases_gq0_dropped: int = 0
+    max_block: int = 0  # longest reference block written (merged ones are at most max_block_length; a copied
+    # block may be longer)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -204,6 +206,7 @@ class _Lines:
     min_known: np.ndarray
     ref: np.ndarray  # first REF byte
     star: np.ndarray  # ALT is <*> (else <NON_REF>)
+    block: np.ndarray  # a reference block (symbolic ALT and END), mergeable or not
 
 
 @dataclass
@@ -453,7 +456,7 @@ class Reblocker:
             n=n, starts=starts, nl=nl, cid=cid, names=names, chrom_change=change, end_tab=end_tab, pos=pos,
             m=np.zeros(n, bool), end=end, band=np.zeros(n, np.int64), ploidy=np.zeros(n, np.int64),
             dp=np.zeros(n, np.int64), dp_known=np.zeros(n, bool), min_dp=np.zeros(n, np.int64),
-            min_known=np.zeros(n, bool), ref=np.zeros(n, np.uint8), star=np.zeros(n, bool),
+            min_known=np.zeros(n, bool), ref=np.zeros(n, np.uint8), star=np.zeros(n, bool), block=block,
         )
         g = np.flatnonzero(block & good & (pos >= 1) & (end >= pos))
         if not len(g):
@@ -635,6 +638,10 @@ class Reblocker:
                 m[runs[r]: last[r] + 1] = False
             runs, last = runs[~overlap], last[~overlap]
         n_m = int(m.sum())
+        copied_blocks = np.flatnonzero(~m & L.block[:stop])
+        if len(copied_blocks):
+            longest = int((L.end[copied_blocks] - L.pos[copied_blocks]).max()) + 1
+            self.result.max_block = max(self.result.max_block, longest)
         self.result.n_blocks_in += n_m
         self.result.n_copied += stop - n_m
         lines, run_lo, run_hi = self._pieces(L, m, runs, last)
@@ -718,6 +725,8 @@ class Reblocker:
         ref = np.where(at_start, L.ref[first_line], ord("N")).astype(np.int64)
         if self._fasta_path and not at_start.all():
             ref = self._fasta_bases(L, first_line, ps, ref, at_start)
+        if keep.any():
+            self.result.max_block = max(self.result.max_block, int((pe - ps)[keep].max()) + 1)
         lines = self._format(L, keep, first_line, ps, pe, ref, dp_out, dp_miss, self.floors[band],
                              np.where(min_miss, 0, min_out), min_miss)
         self.result.n_blocks_out += len(lines)

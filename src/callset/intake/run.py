@@ -52,6 +52,7 @@ ACCEPTED_COLUMNS = [
     "notes",
     "reblocked_gvcf",
     "reblocked_md5",
+    "reblocked_max_block",
     "reblock",
 ]
 DETAILS_COLUMNS = ["sample_id", "manifest_line", "status", "kind", "message"]
@@ -484,6 +485,7 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
                 "notes": "; ".join(_clean(n) for n in s.notes),
                 "reblocked_gvcf": str(s.reblocked.path.absolute()) if s.reblocked else "",
                 "reblocked_md5": s.reblocked.md5 if s.reblocked else "",
+                "reblocked_max_block": str(s.reblocked.max_block) if s.reblocked else "",
                 "reblock": json.dumps(s.reblocked.settings, separators=(",", ":")) if s.reblocked else "",
             }
         )
