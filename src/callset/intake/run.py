@@ -259,9 +259,10 @@ def _finish_reblock(sink: Reblocker, res: SampleResult) -> ReblockResult | None:
         return None
     try:
         out = sink.finish()
-    except (OSError, ValueError) as e:  # htslib refusing the output (cannot happen for a file that scans clean)
+    except Exception as e:  # noqa: BLE001 - never expected for a file that scans clean: reject it, naming why
         sink.abort()
-        res.reasons.append(f"{res.gvcf}: reblocking failed: {e}")
+        log.exception("%s: reblocking failed", res.gvcf)
+        res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
         return None
     log.info("%s: %s", res.label, out.summary())
     return out
