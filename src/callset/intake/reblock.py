@@ -253,7 +253,8 @@ class Reblocker:
         self.dst.parent.mkdir(parents=True, exist_ok=True)
         self._fasta_path = fasta
         self._fasta: Any = None
-        self._out = pysam.libcbgzf.BGZFile(str(self.tmp), "wb1")
+        # compression level 1 ("wb1" goes to htslib's bgzf_open; pysam's stub lists only the plain modes)
+        self._out = pysam.libcbgzf.BGZFile(str(self.tmp), "wb1")  # type: ignore[call-arg]
         self._carry = _Carry()
         self._last_chrom: bytes | None = None  # contig of the last line written
         self.result = ReblockResult(path=self.dst, index=Path(f"{self.dst}.tbi"), md5="", size=0,
@@ -491,9 +492,9 @@ class Reblocker:
             ok[same] = r_ok
             band[same] = r_band
             ploidy[same] = r_ploidy
-            for k in vals:
-                vals[k][0][same] = r_vals[k][0]
-                vals[k][1][same] = r_vals[k][1]
+            for name in vals:
+                vals[name][0][same] = r_vals[name][0]
+                vals[name][1][same] = r_vals[name][1]
         L.m[g] = ok
         L.band[g] = band
         L.ploidy[g] = ploidy
@@ -769,7 +770,7 @@ class Reblocker:
         import pysam
 
         if self._fasta is None:
-            self._fasta = pysam.FastaFile(self._fasta_path)
+            self._fasta = pysam.FastaFile(str(self._fasta_path))
         out = ref.copy()
         for j in np.flatnonzero(~at_start).tolist():
             chrom = L.names[int(L.cid[line[j]])]
