@@ -302,20 +302,16 @@ class Reblocker:
         s = self.settings
         floors = list(s.gq_bands)
         uppers = [*floors[1:], 100]
-        out: list[str] = []
-        have_format = set()
-        for line in lines:
-            line = line.rstrip("\r\n")
-            if line.startswith("##GVCFBlock") or line.startswith("#CHROM"):
-                continue
-            if line.startswith("##FORMAT=<ID="):
-                have_format.add(line[13:].split(",", 1)[0])
-            if self.recode and line.startswith("##contig=<ID="):
-                cid = line[13:].split(",", 1)[0].rstrip(">")
-                new = self.recode.get(cid.encode())
-                if new is not None:
-                    line = "##contig=<ID=" + new.decode() + line[13 + len(cid):]
-            out.append(line)
+        # one pass of C-level string methods per line (a GRCh38 header has ~3,400 contig lines)
+        out = [ln.rstrip("\r\n") for ln in lines if not ln.startswith(("##GVCFBlock", "#CHROM"))]
+        have_format = {ln[13:].split(",", 1)[0] for ln in out if ln.startswith("##FORMAT=<ID=")}
+        if self.recode:
+            for i, line in enumerate(out):
+                if line.startswith("##contig=<ID="):
+                    cid = line[13:].split(",", 1)[0].rstrip(">")
+                    new = self.recode.get(cid.encode())
+                    if new is not None:
+                        out[i] = "##contig=<ID=" + new.decode() + line[13 + len(cid):]
         extra = {
             "GT": '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
             "DP": '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Approximate read depth">',
