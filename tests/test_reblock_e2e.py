@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, VENV_BIN, run_snakemake, write_config
 from test_workflow_e2e import minrep, read_map
 
-Call = tuple[int, tuple[int, int], int, int]  # alt allele count, AD (ref, alt), DP, GQ
+Call = tuple[int, tuple[int, int] | None, int | None, int | None]  # alt allele count, AD (others, this), DP, GQ
 Calls = dict[tuple[str, int, str, str], Call]
 
 
@@ -28,17 +28,27 @@ def submitted_calls(path: Path) -> Calls:
         if all(a in ("<NON_REF>", "<*>") for a in alts):
             continue
         alleles = [a for a in rec.genotypes[0][:-1] if a >= 0]
-        ad = [int(x) for x in rec.format("AD")[0]]
-        if alts[-1] in ("<NON_REF>", "<*>"):
+        ad = field(rec, "AD")  # some HaplotypeCaller records have no AD (FORMAT GT:GQ:PL:SB)
+        if ad is not None and alts[-1] in ("<NON_REF>", "<*>"):
             ad = ad[:-1]  # the combiner keeps AD of the real alleles only
-        dp, gq = int(rec.format("DP")[0][0]), int(rec.format("GQ")[0][0])
+        dp, gq = field(rec, "DP"), field(rec, "GQ")
         for i in sorted({a for a in alleles if a > 0}):
             alt = alts[i - 1]
             if alt in ("<NON_REF>", "<*>"):
                 continue
             pos, ref, alt = minrep(rec.POS, rec.REF, alt)
-            out[(rec.CHROM, pos, ref, alt)] = (alleles.count(i), (sum(ad) - ad[i], ad[i]), dp, gq)
+            ad_i = (sum(ad) - ad[i], ad[i]) if ad is not None else None
+            out[(rec.CHROM, pos, ref, alt)] = (alleles.count(i), ad_i, dp[0] if dp else None, gq[0] if gq else None)
     return out
+
+
+def field(rec, name: str) -> list[int] | None:  # noqa: ANN001 - a cyvcf2 Variant
+    """A FORMAT integer field of the one sample, None when absent or missing."""
+    v = rec.format(name)
+    if v is None:
+        return None
+    vals = [int(x) for x in v[0]]
+    return None if any(x < 0 for x in vals) else vals
 
 
 def released_calls(hl, release: Path, rid_to_sample: dict[str, str]) -> dict[str, Calls]:
@@ -49,7 +59,8 @@ def released_calls(hl, release: Path, rid_to_sample: dict[str, str]) -> dict[str
         mt = mt.filter_entries(mt.GT.is_non_ref())
         for r in mt.entries().select("GT", "AD", "DP", "GQ").collect():
             key = (r.locus.contig, r.locus.position, r.alleles[0], r.alleles[1])
-            calls[rid_to_sample[r.s]][key] = (r.GT.n_alt_alleles(), tuple(r.AD), r.DP, r.GQ)
+            ad = tuple(r.AD) if r.AD is not None else None
+            calls[rid_to_sample[r.s]][key] = (r.GT.n_alt_alleles(), ad, r.DP, r.GQ)
     return calls
 
 
