@@ -6,8 +6,11 @@ newest earlier parts merged in), and ``cohort.json`` lists every part of the coh
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import hail as hl
@@ -36,8 +39,12 @@ def combine(
     branch_factor: int = 100,
     target_records: int = 24_000,
     gvcf_batch_size: int = 50,
+    ref_block_max_length: int | None = None,
 ) -> None:
     """Run (or resume) the VDS combiner over ``gvcf_paths`` (and existing ``vds_paths``); writes ``output_path``.
+
+    ``ref_block_max_length``: the longest reference block of the gVCFs when intake knows it (it reblocked them):
+    the combiner then records it instead of reading every reference entry of the written VDS to find it.
 
     ``work_dir`` holds the combiner's saved plan and its temporary VDSs; keeping it stable for a batch
     makes a killed run resume where it stopped instead of starting again.
@@ -81,13 +88,63 @@ def combine(
         # a plan that says "done" but no output: the output was removed after the plan was saved
         log.warning("saved combiner plan is finished but %s is missing: starting again", output_path)
         combiner = make(force=True)
-    combiner.run()
+    if ref_block_max_length is not None and not vds_paths:
+        with _known_ref_block_max_length(ref_block_max_length):
+            combiner.run()
+    else:
+        combiner.run()
     log.info("combiner finished: %s", output_path)
+
+
+@contextmanager
+def _known_ref_block_max_length(value: int) -> Iterator[None]:
+    """While the combiner runs, :func:`hail.vds.store_ref_block_max_length` (its last step: a pass over every
+    reference entry for the longest block) writes ``value``, an upper bound known from intake, instead.
+
+    Only an upper bound matters: interval filters read reference data that far before an interval's start.
+    """
+    from hail.vds.variant_dataset import extra_ref_globals_file
+
+    real = hl.vds.store_ref_block_max_length
+
+    def store(vds_path: str) -> None:
+        log.info("reference blocks are at most %d bp long (reblocked at intake): recorded without a pass", value)
+        with hl.current_backend().fs.open(os.path.join(vds_path, extra_ref_globals_file), "w") as f:
+            json.dump({hl.vds.VariantDataset.ref_block_max_length_field: int(value)}, f)
+
+    hl.vds.store_ref_block_max_length = store
+    try:
+        yield
+    finally:
+        hl.vds.store_ref_block_max_length = real
 
 
 def _finished(path: str) -> bool:
     """A Hail VDS is complete when both component MatrixTables have their _SUCCESS marker."""
     return all((Path(path) / part / "_SUCCESS").exists() for part in ("reference_data", "variant_data"))
+
+
+def known_max_block(rows: Sequence[Mapping[str, str]]) -> int | None:
+    """The longest reference block of the batch's gVCFs, when intake reblocked every one of them (else None)."""
+    values = [r.get("reblocked_max_block") or "" for r in rows]
+    if not rows or not all(v.isdigit() for v in values):
+        return None
+    return max(1, *(int(v) for v in values))
+
+
+def reblock_settings(rows: Sequence[Mapping[str, str]]) -> dict[str, object] | None:
+    """How the batch's reference blocks were made: intake's reblocking settings (``accepted.tsv`` ``reblock``), or
+    None when the submitted gVCFs were joint-called as they came (reblocking off, or intake before it existed).
+
+    :raises CallsetError: the rows disagree (one batch is always reblocked with one setting).
+    """
+    from callset.errors import CallsetError
+
+    seen = {r.get("reblock") or "" for r in rows}
+    if len(seen) > 1:
+        raise CallsetError(f"accepted gVCFs of one batch were reblocked with different settings: {sorted(seen)}")
+    value = seen.pop() if seen else ""
+    return json.loads(value) if value else None
 
 
 def combine_batch(
@@ -111,13 +168,12 @@ def combine_batch(
     step combines only its own gVCFs into ``step_dir/vds`` — plus, when :func:`plan_compaction` says so, the
     newest earlier parts — so its cost follows the batch, not the cohort. Earlier gVCFs are never re-imported.
 
-    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts). A batch
+    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts) and, in
+    ``reblock``, how each batch's reference blocks were made (:func:`reblock_settings`, batch -> settings). A batch
     with no accepted sample adds nothing: its step lists the previous parts. Resubmitted samples
     (``resubmission=yes``) replace their earlier version: the part holding it excludes it when read (and drops
     it for good when that part is next merged).
     """
-    import json
-    import os
     import shutil
 
     from callset.core.reference import load_reference
@@ -149,10 +205,12 @@ def combine_batch(
         "samples_added": new_ids,
         "samples_replaced": replaced,
         "samples": [s for s in prev_samples if s not in replaced] + new_ids,
+        "reblock": dict(prev_info.get("reblock", {})),
     }
     parts = prev_parts
     if not rows:
-        log.warning("batch %s has no accepted samples: the cohort is unchanged", batch)
+        log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
+                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(prev_samples))
         info["vds"] = None
     else:
         n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)
@@ -183,7 +241,7 @@ def combine_batch(
         if Path(out).exists():
             shutil.rmtree(out)
         combine(
-            gvcf_paths=[r["gvcf"] for r in rows],
+            gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
             vds_paths=vds_inputs,
             vds_sample_counts=vds_counts,
             sample_names=new_ids if sample_names_from_intake else None,
@@ -194,6 +252,7 @@ def combine_batch(
             branch_factor=branch_factor,
             target_records=target_records,
             gvcf_batch_size=gvcf_batch_size,
+            ref_block_max_length=known_max_block(rows),
         )
         merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
         new_part = {
@@ -205,6 +264,7 @@ def combine_batch(
         }
         parts = [*kept, new_part]
         info["vds"] = "vds"
+        info["reblock"] = {**prev_info.get("reblock", {}), batch: reblock_settings(rows)}  # type: ignore[dict-item]
         info["import_intervals"] = len(bounds)
         info["parts_merged"] = len(merging)
     # part paths relative to this step, so a results folder can be moved as a whole
