@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hail as hl
 
@@ -176,70 +177,26 @@ def combine_batch(
     """
     import shutil
 
-    from callset.core.reference import load_reference
-    from callset.errors import CallsetError
     from callset.intake.run import read_accepted
 
     step = Path(step_dir)
     step.mkdir(parents=True, exist_ok=True)
     rows = read_accepted(accepted_tsv)
     batch = Path(accepted_tsv).parent.name
-    prev_info = read_cohort_step(previous_step) if previous_step else {}
-    prev_parts = cohort_parts(previous_step) if previous_step else []
-    prev_samples: list[str] = list(prev_info.get("samples", []))
-    new_ids = [r["sample_id"] for r in rows]
-    replaced = [s for s in new_ids if s in set(prev_samples)]
-    not_flagged = [r["sample_id"] for r in rows if r["sample_id"] in replaced and r.get("resubmission") != "yes"]
-    if not_flagged:
-        raise CallsetError(
-            f"{accepted_tsv}: samples already in the cohort without resubmission=yes: {not_flagged[:5]}"
-        )
-    for part in prev_parts:
-        part["exclude"] = [*part["exclude"], *(s for s in replaced if s in set(part["samples"]))]
-    info: dict[str, object] = {
-        "layout": 2,
-        "index": index,
-        "batch": batch,
-        "previous": Path(previous_step).name if previous_step else None,
-        "batches": [*prev_info.get("batches", []), batch],
-        "samples_added": new_ids,
-        "samples_replaced": replaced,
-        "samples": [s for s in prev_samples if s not in replaced] + new_ids,
-        "reblock": dict(prev_info.get("reblock", {})),
-    }
-    parts = prev_parts
+    info, parts = _new_step(accepted_tsv, rows, batch, previous_step, index)
     if not rows:
         log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
-                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(prev_samples))
+                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(info["samples"]))
         info["vds"] = None
     else:
-        n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)
-        kept, merging = prev_parts[: len(prev_parts) - n_merge], prev_parts[len(prev_parts) - n_merge:]
-        vds_inputs, vds_counts = [], []
-        for i, part in enumerate(merging):
-            vds_counts.append(len(part["samples"]) - len(part["exclude"]))
-            if part["exclude"]:  # resubmitted samples leave the part for good when it is merged
-                filtered = str(Path(work_dir) / f"part{i}_without_resubmitted.vds")
-                if not _finished(filtered):
-                    log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
-                    union_parts([part]).write(filtered, overwrite=True)  # the same exclusion as a read
-                vds_inputs.append(filtered)
-            else:
-                vds_inputs.append(part["vds"])
-        if merging:
-            log.info("compaction: merging the %d newest cohort parts (%d samples) with batch %s into a level-%d part",
-                     len(merging), sum(len(p["samples"]) - len(p["exclude"]) for p in merging), batch, level)
-        ref = load_reference(reference_genome)
-        extents = merge_extents(json.loads(r["extents"]) for r in rows)
-        bounds = import_interval_bounds(
-            {c: tuple(v) for c, v in extents.items()},  # type: ignore[misc]
-            interval_size=import_interval_size,
-            contig_lengths=ref.lengths,
-            contig_order=ref.contigs,
-        )
+        n_merge, level = plan_compaction([int(p["level"]) for p in parts], cohort_fanout)
+        kept, merging = parts[: len(parts) - n_merge], parts[len(parts) - n_merge:]
+        vds_inputs, vds_counts = _merged_part_inputs(merging, batch, level, Path(work_dir))
+        bounds = _import_bounds(rows, reference_genome, import_interval_size)
         out = str(step / "vds")
         if Path(out).exists():
             shutil.rmtree(out)
+        new_ids = [r["sample_id"] for r in rows]
         combine(
             gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
             vds_paths=vds_inputs,
@@ -264,13 +221,91 @@ def combine_batch(
         }
         parts = [*kept, new_part]
         info["vds"] = "vds"
-        info["reblock"] = {**prev_info.get("reblock", {}), batch: reblock_settings(rows)}  # type: ignore[dict-item]
+        info["reblock"] = {**info["reblock"], batch: reblock_settings(rows)}
         info["import_intervals"] = len(bounds)
         info["parts_merged"] = len(merging)
-    # part paths relative to this step, so a results folder can be moved as a whole
+    _write_step(step, info, parts)
+    shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
+    return info
+
+
+def _new_step(
+    accepted_tsv: str, rows: Sequence[Mapping[str, str]], batch: str, previous_step: str | None, index: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The step's ``cohort.json`` record before combining, and the previous parts with this batch's resubmitted
+    samples excluded.
+
+    :raises CallsetError: a sample already in the cohort comes again without ``resubmission=yes``.
+    """
+    from callset.errors import CallsetError
+
+    prev_info = read_cohort_step(previous_step) if previous_step else {}
+    prev_parts = cohort_parts(previous_step) if previous_step else []
+    prev_samples: list[str] = list(prev_info.get("samples", []))
+    new_ids = [r["sample_id"] for r in rows]
+    replaced = [s for s in new_ids if s in set(prev_samples)]
+    not_flagged = [r["sample_id"] for r in rows if r["sample_id"] in replaced and r.get("resubmission") != "yes"]
+    if not_flagged:
+        raise CallsetError(
+            f"{accepted_tsv}: samples already in the cohort without resubmission=yes: {not_flagged[:5]}"
+        )
+    for part in prev_parts:
+        part["exclude"] = [*part["exclude"], *(s for s in replaced if s in set(part["samples"]))]
+    info: dict[str, Any] = {
+        "layout": 2,
+        "index": index,
+        "batch": batch,
+        "previous": Path(previous_step).name if previous_step else None,
+        "batches": [*prev_info.get("batches", []), batch],
+        "samples_added": new_ids,
+        "samples_replaced": replaced,
+        "samples": [s for s in prev_samples if s not in replaced] + new_ids,
+        "reblock": dict(prev_info.get("reblock", {})),
+    }
+    return info, prev_parts
+
+
+def _merged_part_inputs(
+    merging: Sequence[Mapping[str, Any]], batch: str, level: int, work_dir: Path
+) -> tuple[list[str], list[int]]:
+    """The VDS paths (and sample counts) of the cohort parts compacted into this step's part; a part with
+    resubmitted samples is first written without them (they leave the part for good when it is merged)."""
+    vds_inputs, vds_counts = [], []
+    for i, part in enumerate(merging):
+        vds_counts.append(len(part["samples"]) - len(part["exclude"]))
+        if part["exclude"]:
+            filtered = str(work_dir / f"part{i}_without_resubmitted.vds")
+            if not _finished(filtered):
+                log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
+                union_parts([dict(part)]).write(filtered, overwrite=True)  # the same exclusion as a read
+            vds_inputs.append(filtered)
+        else:
+            vds_inputs.append(part["vds"])
+    if merging:
+        log.info("compaction: merging the %d newest cohort parts (%d samples) with batch %s into a level-%d part",
+                 len(merging), sum(vds_counts), batch, level)
+    return vds_inputs, vds_counts
+
+
+def _import_bounds(
+    rows: Sequence[Mapping[str, str]], reference_genome: str, interval_size: int
+) -> list[tuple[str, int, int]]:
+    """Import intervals covering the batch's gVCF extents (intake recorded each file's per-contig extent)."""
+    from callset.core.reference import load_reference
+
+    ref = load_reference(reference_genome)
+    extents = merge_extents(json.loads(r["extents"]) for r in rows)
+    return import_interval_bounds(
+        {c: tuple(v) for c, v in extents.items()},  # type: ignore[misc]
+        interval_size=interval_size,
+        contig_lengths=ref.lengths,
+        contig_order=ref.contigs,
+    )
+
+
+def _write_step(step: Path, info: dict[str, Any], parts: Sequence[Mapping[str, Any]]) -> None:
+    """``cohort.json`` with part paths relative to the step, so a results folder can be moved as a whole."""
     info["parts"] = [{**p, "vds": os.path.relpath(p["vds"], step.resolve())} for p in parts]
     (step / COHORT_JSON).write_text(json.dumps(info, indent=1) + "\n")
-    shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
-    log.info("cohort step %s: %d samples (%d added) in %d VDS parts", batch, len(info["samples"]),  # type: ignore[arg-type]
-             len(new_ids), len(parts))
-    return info
+    log.info("cohort step %s: %d samples (%d added) in %d VDS parts", info["batch"], len(info["samples"]),
+             len(info["samples_added"]), len(parts))
