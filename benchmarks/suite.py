@@ -15,6 +15,8 @@ is repeated ``--repeat`` times and the median is reported):
 7. joint calling of ``--reblock-size`` GATK-band gVCFs as the workflow does it (reblocked at intake, the combiner
    reading the reblocked files) vs ``bcftools merge --gvcf -`` of the submitted files (issue 17: <= 0.25x) and vs
    the htslib decode floor of the submitted files (``bcftools view`` of every file, 2 processes; <= 5x).
+8. the release (every product on) of one simulated cohort (``--release-samples``) with ~100 shards vs one shard
+   per contig, same data (issue 18: <= 1.5x), and one shard as its own Hail job (``release_shards.py``).
 
 The table goes to stdout and is prepended to ``benchmarks/RESULTS.md`` (older tables stay below it).
 """
@@ -326,6 +328,8 @@ def main() -> int:
                          "ReblockGVCF) or gatk (HaplotypeCaller's default bands, ~20x more records)")
     ap.add_argument("--reblock-size", type=int, default=200,
                     help="GATK-band gVCFs joint-called from their reblocked copies (figure 7, issue 17); 0 skips it")
+    ap.add_argument("--release-samples", type=int, default=200,
+                    help="simulated samples of figure 8 (release with ~100 shards vs one shard per contig, issue 18)")
     ap.add_argument("--only", default=None, help="comma-separated figures to run (e.g. 1,7); default all")
     ap.add_argument("--work", default=None, help="keep inputs here between runs (default: a temp dir)")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
@@ -420,6 +424,16 @@ def main() -> int:
         rows.append((f"{label}, vs htslib decode floor of the submitted files (2 processes)", f"{r['hail_s']:.1f} s",
                      f"{r['floor_s']:.1f} s", f"{r['ratio_floor']:.2f}x (target <= 5x)"))
         print(rows[-2:], flush=True)
+    if want("8"):
+        from release_shards import measure as bench_release_shards  # benchmarks/ is this script's folder
+
+        n_rel = 20 if args.quick else args.release_samples
+        r = bench_release_shards(work / "b8", samples=n_rel, shards=100, repeat=args.repeat, with_per_job=True)
+        rows.append((f"8 release of {r['one']['n_samples']} samples, {r['one']['n_variants']} variants: "
+                     f"{r['many']['n_shards']} shards vs one per contig", f"{r['many']['median_s']:.1f} s",
+                     f"{r['one']['median_s']:.1f} s", f"{r['ratio']:.2f}x (target <= 1.5x); one shard as its own "
+                     f"Hail job {r['per_job_s']:.1f} s"))
+        print(rows[-1], flush=True)
 
     head = (f"## {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}{' (quick)' if args.quick else ''}\n\n"
             f"Machine: {os.cpu_count()} cores, {platform.machine()}, "

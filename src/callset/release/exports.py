@@ -1,4 +1,7 @@
-"""Exports of one release shard: bgzipped VCF + ``.tbi``, PLINK 1.9 ``.bed/.bim/.fam``, BGEN 1.2 (8 bit).
+"""Exports of release shards: bgzipped VCF + ``.tbi``, PLINK 1.9 ``.bed/.bim/.fam``, BGEN 1.2 (8 bit).
+
+The release exports all shards of a callset at once (:func:`export_all_shards`, one query per format) and cuts
+the result into shards (:func:`cut_exports`); :func:`export_shard` exports one MatrixTable.
 
 VCFs are standard: a ``##contig`` line with length for every contig of the reference, ``##FILTER`` for every
 filter value (site filters, learned-filter labels and genotype-filter codes used by ``FT``), a description for
@@ -7,12 +10,15 @@ every INFO/FORMAT field and ``##reference``/``##source`` lines naming the build 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import hail as hl
 
 from callset.errors import ConfigError
+from callset.release.cut import CutError, concat_bgzf, cut_plink, merge_bgen
 
 EXPORT_FORMATS = ("vcf", "plink", "bgen")
 
@@ -128,3 +134,99 @@ def export_shard(
         for crc in (root / stem).parent.glob(f".{Path(stem).name}.*.crc"):  # Hadoop sidecars: noise for users
             crc.unlink()
     return out
+
+
+def _vcf_header_file(reference_genome: str, release: str | None) -> Any:
+    import tempfile
+
+    extra = tempfile.NamedTemporaryFile("w", suffix=".header.txt")  # outside the release
+    extra.write("\n".join(vcf_header_lines(reference_genome=reference_genome, release=release)) + "\n")
+    extra.flush()
+    return extra
+
+
+def export_all_shards(
+    mt: hl.MatrixTable, work: Path, *, formats: Iterable[str] = EXPORT_FORMATS, reference_genome: str = "GRCh38",
+    release: str | None = None,
+) -> dict[str, Path]:
+    """Export every shard of a split callset at once, one Hail query per format, into the scratch folder ``work``
+    (cut into shards by :func:`cut_exports`); return format -> what was written.
+
+    VCF: a header file and one headerless BGZF part per partition (``parallel="separate_header"``); PLINK: one
+    ``.bed/.bim/.fam`` in partition order; BGEN: one complete file per partition (``parallel="header_per_shard"``)
+    and the ``.sample`` file. Same content and header as :func:`export_shard` of each shard.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    for fmt in formats:
+        if fmt == "vcf":
+            with _vcf_header_file(reference_genome, release) as extra:
+                # the .bgz extension makes every part block-gzipped
+                hl.export_vcf(vcf_ready(mt), str(work / "vcf.bgz"), metadata=VCF_METADATA,
+                              append_to_header=extra.name, parallel="separate_header")
+            out[fmt] = work / "vcf.bgz"
+        elif fmt == "plink":
+            hl.export_plink(mt, str(work / "plink"), call=diploid_gt_expr(mt.GT), ind_id=mt.s)
+            out[fmt] = work / "plink"
+        elif fmt == "bgen":
+            bmt = mt.select_entries(GP=gp_from_gt_expr(diploid_gt_expr(mt.GT)))
+            hl.export_bgen(bmt.select_rows().select_cols().select_globals(), str(work / "bgen"),
+                           parallel="header_per_shard")
+            out[fmt] = work / "bgen"
+        else:
+            raise ConfigError(f"release_options.exports: unknown format {fmt!r}; known: {EXPORT_FORMATS}")
+    return out
+
+
+def _part_files(folder: Path, n_partitions: int) -> list[Path]:
+    """Hail's per-partition output files ``part-<i>-<uuid>...`` in ``folder``, in partition order."""
+    parts = sorted((p for p in folder.iterdir() if p.name.startswith("part-")),
+                   key=lambda p: int(p.name.split("-")[1]))
+    if len(parts) != n_partitions:
+        raise CutError(f"{folder}: {len(parts)} part files for {n_partitions} partitions")
+    return parts
+
+
+def cut_exports(
+    written: dict[str, Path], root: Path, stems: Sequence[str | None], groups: Sequence[Sequence[int]],
+    partition_counts: Sequence[int], *, n_samples: int, reference_genome: str = "GRCh38",
+) -> list[dict[str, list[str]]]:
+    """Cut the exports of :func:`export_all_shards` into shard ``k``'s files ``root/stems[k]`` (``{fmt}`` in the stem
+    is the format; None: shard ``k`` is not written), ``groups[k]`` being its partitions; return each shard's
+    format -> files (relative to ``root``), as :func:`export_shard` does."""
+    import pysam
+
+    out: list[dict[str, list[str]]] = [{} for _ in stems]
+    for fmt, path in written.items():
+        if fmt == "vcf":
+            header, parts = path / "header.bgz", _part_files(path, len(partition_counts))
+            for k, stem in enumerate(stems):
+                if stem is None:
+                    continue
+                dest = root / f"{stem.format(fmt=fmt)}.vcf.bgz"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                concat_bgzf([header, *(parts[i] for i in groups[k])], dest)
+                pysam.tabix_index(str(dest), preset="vcf", force=True)
+                out[k][fmt] = [f"{stem.format(fmt=fmt)}.vcf.bgz", f"{stem.format(fmt=fmt)}.vcf.bgz.tbi"]
+        elif fmt == "plink":
+            rows = [sum(partition_counts[i] for i in g) for g in groups]
+            dests = [None if s is None else root / s.format(fmt=fmt) for s in stems]
+            cut_plink(path, rows, dests, n_samples=n_samples)
+            for k, stem in enumerate(stems):
+                if stem is not None:
+                    out[k][fmt] = [f"{stem.format(fmt=fmt)}{x}" for x in (".bed", ".bim", ".fam")]
+        elif fmt == "bgen":
+            parts = _part_files(path.with_suffix(".bgen"), len(partition_counts))
+            written_bgen = []
+            for k, stem in enumerate(stems):
+                if stem is None:
+                    continue
+                dest = root / f"{stem.format(fmt=fmt)}.bgen"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                merge_bgen([parts[i] for i in groups[k]], dest)
+                shutil.copyfile(path.with_suffix(".sample"), dest.with_suffix(".sample"))
+                written_bgen.append(str(dest))
+                out[k][fmt] = [f"{stem.format(fmt=fmt)}{x}" for x in (".bgen", ".sample", ".bgen.idx2")]
+            if written_bgen:
+                hl.index_bgen(written_bgen, reference_genome=reference_genome)  # one query for every shard
+    return out  # files written by Python here: no Hadoop .crc sidecars next to them

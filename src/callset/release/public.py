@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,8 @@ def _counts_agg(gt: hl.expr.CallExpression) -> hl.expr.StructExpression:
 def compute_genotype_counts(mt: hl.MatrixTable, ancestry: Mapping[str, str] | None) -> hl.Table:
     """Rows ``locus, alleles, total: struct{r,h,v,ac,an}, groups: dict<str, struct>`` of a split MT.
 
-    ``ancestry``: column key ``s`` -> group; every group appears in every row (zeros when it has no calls).
+    ``ancestry``: column key ``s`` -> group; every group appears in every row (zeros when it has no calls);
+    the global ``count_groups`` lists them.
     """
     groups = sorted(set(ancestry.values())) if ancestry else []
     if ancestry and groups:
@@ -173,21 +174,52 @@ def compute_genotype_counts(mt: hl.MatrixTable, ancestry: Mapping[str, str] | No
         by_group = hl.dict([(g, hl.agg.filter(mt._grp == g, _counts_agg(mt.GT))) for g in groups])
     else:
         by_group = hl.empty_dict(hl.tstr, hl.dtype("struct{r: int64, h: int64, v: int64, ac: int64, an: int64}"))
-    return mt.select_rows(total=_counts_agg(mt.GT), groups=by_group).rows()
+    ht = mt.select_rows(total=_counts_agg(mt.GT), groups=by_group).rows()
+    return ht.select_globals(count_groups=hl.literal(groups, hl.tarray(hl.tstr)))
 
 
 def _counts(s: Any) -> Counts:
     return Counts(int(s.r), int(s.h), int(s.v), int(s.ac), int(s.an))
 
 
-def summary_lines(ht: hl.Table, *, k: int = 20) -> Iterable[str]:
-    """TSV lines (no header) of the suppressed summary of one counts table (collected: one shard at a time)."""
-    for row in ht.collect():
-        groups = {g: _counts(c) for g, c in row.groups.items()}
-        shown = suppress_row(groups, _counts(row.total), k=k)
-        key = (row.locus.contig, str(row.locus.position), row.alleles[0], row.alleles[1])
-        for g, vals in shown.items():
-            yield "\t".join((*key, g, *(vals[c] for c in COLUMNS[5:])))
+Row = tuple[tuple[str, str, str, str], Counts, dict[str, Counts]]
+
+
+def _stream_counts(ht: hl.Table, scratch: Path) -> Iterator[Row]:
+    """The rows of a counts table, streamed: one query exports them to a TSV in ``scratch`` (a folder the Spark
+    workers can write to), read line by line: memory stays flat however many variants there are."""
+    fields = ("r", "h", "v", "ac", "an")
+    group_names = list(hl.eval(ht.count_groups))
+    t = ht.key_by()
+    flat = {"chrom": t.locus.contig, "pos": t.locus.position, "ref": t.alleles[0], "alt": t.alleles[1]}
+    flat.update({f"t_{f}": t.total[f] for f in fields})
+    for j, g in enumerate(group_names):
+        flat.update({f"g{j}_{f}": t.groups[g][f] for f in fields})
+    path = scratch / ".counts.tsv"
+    t.select(**flat).export(str(path), header=False)
+    try:
+        with path.open() as f:
+            for line in f:
+                v = line.rstrip("\n").split("\t")
+                nums = [int(x) for x in v[4:]]
+                total = Counts(*nums[:5])
+                by_group = {g: Counts(*nums[5 + 5 * j: 10 + 5 * j]) for j, g in enumerate(group_names)}
+                yield (v[0], v[1], v[2], v[3]), total, by_group
+    finally:
+        path.unlink(missing_ok=True)
+        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+
+
+def summary_lines(ht: hl.Table, *, k: int = 20, scratch: Path | None = None) -> Iterable[str]:
+    """TSV lines (no header) of the suppressed summary of one counts table (:func:`compute_genotype_counts`),
+    streamed through a file in a temporary folder below ``scratch`` (default: the system's)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        for key, total, groups in _stream_counts(ht, Path(tmp)):
+            shown = suppress_row(groups, total, k=k)
+            for g, vals in shown.items():
+                yield "\t".join((*key, g, *(vals[c] for c in COLUMNS[5:])))
 
 
 def summary_schema(k: int) -> dict[str, Any]:
@@ -222,7 +254,7 @@ def write_public_summary(
     with plain.open("w") as f:
         f.write("\t".join(COLUMNS) + "\n")
         for mt in mts:
-            for line in summary_lines(compute_genotype_counts(mt, ancestry), k=k):
+            for line in summary_lines(compute_genotype_counts(mt, ancestry), k=k, scratch=out_dir):
                 f.write(line + "\n")
                 n += 1
     bgz = out_dir / SUMMARY_NAME

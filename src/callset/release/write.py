@@ -34,12 +34,20 @@ from callset.core.reference import Reference
 from callset.errors import ReleaseError
 from callset.release.auxiliary import NO_GROUP, read_sample_qc, release_ancestry, write_aux_tables
 from callset.release.callsets import callset_filters, ensure_frequencies, has_clinvar_expr, read_exon_intervals
-from callset.release.exports import export_shard
+from callset.release.cut import (
+    Region,
+    cut_matrix_table,
+    cut_matrix_table_with_hail,
+    group_partitions,
+    native_format_supported,
+    partition_regions,
+)
+from callset.release.exports import cut_exports, export_all_shards
 from callset.release.guard import read_withdrawals, write_private_provenance
 from callset.release.manifest import MANIFEST_FORMAT, digest_of, file_inventory, software_versions, written_row_count
 from callset.release.notes import compare_releases, find_previous_release, release_notes
 from callset.release.public import write_public_summary
-from callset.release.shards import ENTRY_FIELDS, Shard, ShardAnnotator, compute_shards, dense_shard_mt
+from callset.release.shards import ENTRY_FIELDS, ShardAnnotator, ShardPlan, dense_release_mt, plan_shards
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +215,8 @@ class SmallerCallsets:
     known_empty: dict[str, str]  # known beforehand to select nothing, name -> why
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     has_clinvar: bool = False
+    written: dict[str, Path] = field(default_factory=dict)  # name -> the callset of every shard (scratch)
+    exports: dict[str, dict[str, Path]] = field(default_factory=dict)  # name -> format -> exports (scratch)
 
     @classmethod
     def plan(cls, settings: ReleaseSettings, reference: Reference, empty: Mapping[str, str]) -> SmallerCallsets:
@@ -227,26 +237,44 @@ class SmallerCallsets:
         return cls(filters=filters, skipped=skipped, known_empty=known_empty,
                    entries={name: {"path": name, "shards": []} for name in filters})
 
-    def write_shard(self, mt: hl.MatrixTable, shard: Shard, i: int, partial: Path, *, release: str,
-                    exports: Sequence[str], reference: Reference) -> None:
-        """Write shard ``i`` of every smaller callset that selects something in it, with its exports."""
-        self.has_clinvar = "clinvar" in mt.row
+    def write_all(self, dense_path: Path, work: Path, *, release: str, exports: Sequence[str],
+                  reference: Reference) -> None:
+        """Write every smaller callset of every shard at once (``work/<name>.mt``) and its exports (one query
+        per callset and format), to be cut into shards by :meth:`cut`."""
+        dense = hl.read_matrix_table(str(dense_path))
+        self.has_clinvar = "clinvar" in dense.row
         for name, filt in self.filters.items():
             if (name == "clinvar" and not self.has_clinvar) or name in self.known_empty:
-                continue  # nothing to select: skip an empty write per shard
-            rel = f"{name}/mt/shard_{i:05d}.mt"
-            filt(mt).write(str(partial / rel))
-            n = written_row_count(partial / rel)
-            if n == 0:
-                _rm(partial / rel)
-                continue
-            entry: dict[str, Any] = {"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n,
-                                     "checksum": digest_of(file_inventory(partial, rel))}
-            sub = hl.read_matrix_table(str(partial / rel))
-            entry["exports"] = export_shard(sub, partial, f"{name}/{{fmt}}/shard_{i:05d}", formats=exports,
-                                            reference_genome=reference.name, release=release)
-            self.entries[name]["shards"].append(entry)
-            log.info("  %s: %d variants", name, n)
+                continue  # nothing to select: skip an empty write
+            path = work / f"{name}.mt"
+            filt(dense).write(str(path))
+            self.written[name] = path
+            n = written_row_count(path)
+            log.info("%s callset: %d variants", name, n)
+            if n and exports:
+                self.exports[name] = export_all_shards(hl.read_matrix_table(str(path)), work / f"{name}.exports",
+                                                       formats=exports, reference_genome=reference.name,
+                                                       release=release)
+
+    def cut(self, plan: ShardPlan, partial: Path, *, n_samples: int, reference: Reference) -> None:
+        """Cut each written callset (and its exports) into its shards; a shard with no variant gets no files."""
+        regions = [Region.of(s) for s in plan.shards]
+        for name, path in self.written.items():
+            counts = written_partition_counts(path)
+            groups = group_partitions(partition_regions(path, regions), len(regions))
+            per_shard = [sum(counts[i] for i in g) for g in groups]
+            rels = [f"{name}/mt/shard_{i:05d}.mt" if n else None for i, n in enumerate(per_shard, 1)]
+            cut_mt(path, regions, [None if r is None else partial / r for r in rels], reference=reference)
+            stems = [f"{name}/{{fmt}}/shard_{i:05d}" if n else None for i, n in enumerate(per_shard, 1)]
+            files = (cut_exports(self.exports[name], partial, stems, groups, counts, n_samples=n_samples,
+                                 reference_genome=reference.name)
+                     if name in self.exports else [{} for _ in stems])
+            for shard, rel, n, exp in zip(plan.shards, rels, per_shard, files, strict=True):
+                if rel is None:
+                    continue
+                self.entries[name]["shards"].append(
+                    {"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n, "checksum": None,
+                     "exports": exp})
 
     def finish(self, partial: Path, settings: ReleaseSettings, ancestry: Mapping[str, str]) -> dict[str, Any]:
         """The ``callsets`` block of the manifest (empty callsets' folders removed)."""
@@ -269,44 +297,83 @@ class SmallerCallsets:
         return self.entries
 
 
-def write_dense_shard(
-    rvds: hl.vds.VariantDataset, shard: Shard, i: int, partial: Path, *, reference: Reference,
-    annotator: ShardAnnotator | None, ancestry: Mapping[str, str], with_freq: bool,
-) -> tuple[dict[str, Any], hl.MatrixTable]:
-    """Write ``mt/shard_<i>.mt``; return its manifest entry and the written MT (read back)."""
-    rel = f"mt/shard_{i:05d}.mt"
-    mt = dense_shard_mt(rvds, shard, reference_genome=reference.name, shard_annotator=annotator)
+def written_partition_counts(path: Path) -> list[int]:
+    """Rows per partition of a written MatrixTable (its metadata; no Spark job)."""
+    with hl.hadoop_open(f"{path}/metadata.json.gz", "r") as f:
+        return [int(n) for n in json.load(f)["components"]["partition_counts"]["counts"]]
+
+
+def cut_mt(path: Path, regions: Sequence[Region], dests: Sequence[Path | None], *, reference: Reference) -> list[int]:
+    """Cut the MatrixTable at ``path`` into shards (moving its files; Hail read-and-write per shard when its
+    layout is not one :mod:`callset.release.cut` knows)."""
+    if native_format_supported(path):
+        return cut_matrix_table(path, regions, dests)
+    log.warning("%s: Hail native layout not known to callset.release.cut; cutting with one query per shard", path)
+    return cut_matrix_table_with_hail(path, regions, dests, reference_genome=reference.name)
+
+
+def write_dense(
+    vds_path: Path, plan: ShardPlan, work: Path, *, reference: Reference, annotator: ShardAnnotator | None,
+    ancestry: Mapping[str, str], with_freq: bool,
+) -> Path:
+    """Write the dense, split MatrixTable of every shard at once (one query), partitioned as ``plan``."""
+    mt = dense_release_mt(str(vds_path), plan, reference_genome=reference.name, shard_annotator=annotator)
     if with_freq:
         mt = ensure_frequencies(mt, ancestry)
-    mt.write(str(partial / rel))
-    n = written_row_count(partial / rel)
-    entry = {"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n,
-             "checksum": digest_of(file_inventory(partial, rel))}
-    log.info("[%d] shard %s: %d variants", i, shard.interval, n)
-    return entry, hl.read_matrix_table(str(partial / rel))
+    path = work / "dense.mt"
+    mt.write(str(path))
+    log.info("dense MatrixTable of %d shards: %d variants in %d partitions", len(plan.shards),
+             written_row_count(path), len(plan.partitions))
+    return path
+
+
+def cut_dense(path: Path, plan: ShardPlan, partial: Path, *, reference: Reference) -> list[dict[str, Any]]:
+    """``mt/shard_<i>.mt`` for every shard, cut out of the dense MatrixTable; return their manifest entries."""
+    rels = [f"mt/shard_{i:05d}.mt" for i in range(1, len(plan.shards) + 1)]
+    counts = cut_mt(path, [Region.of(s) for s in plan.shards], [partial / r for r in rels], reference=reference)
+    for i, (shard, n) in enumerate(zip(plan.shards, counts, strict=True), 1):
+        log.debug("[%d] shard %s: %d variants", i, shard.interval, n)
+    return [{"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n, "checksum": None}
+            for rel, shard, n in zip(rels, plan.shards, counts, strict=True)]
 
 
 def write_side_tables(
-    partial: Path, shard_entries: Sequence[Mapping[str, Any]], chosen: SampleSelection, inputs: ReleaseInputs,
+    partial: Path, dense_path: Path, plan: ShardPlan, chosen: SampleSelection, inputs: ReleaseInputs,
     settings: ReleaseSettings, annotations: ShardAnnotations,
 ) -> dict[str, Any]:
-    """The public summary, the VAT, the ``aux/`` tables and ``samples.tsv``; return their manifest blocks."""
-    shard_mts = [hl.read_matrix_table(str(partial / s["path"])) for s in shard_entries]
+    """The public summary, the VAT (from the dense MatrixTable of every shard: one query each), the ``aux/``
+    tables and ``samples.tsv``; return their manifest blocks."""
+    dense = hl.read_matrix_table(str(dense_path))
     out: dict[str, Any] = {"public": None, "vat": None, "aux": []}
     if settings.public_summary:
-        names = write_public_summary(iter(shard_mts), partial / "public", ancestry=chosen.ancestry or None,
+        names = write_public_summary(iter([dense]), partial / "public", ancestry=chosen.ancestry or None,
                                      k=settings.suppress_below)
         out["public"] = {"files": [f"public/{n}" for n in names], "suppress_below": settings.suppress_below}
-    if annotations.vat and shard_mts:
+    if annotations.vat and plan.shards:
         from callset.variant_qc.vat import write_vat
 
-        out["vat"] = {"path": "vat", "summary": write_vat(shard_mts, partial / "vat")}
+        out["vat"] = {"path": "vat", "summary": write_vat(dense, partial / "vat")}
     if inputs.qc_tables:
         out["aux"] = [f"aux/{n}" for n in write_aux_tables(inputs.qc_tables, partial / "aux", chosen.released,
                                                            inputs.research_ids)]
     samples = sorted(chosen.released)
     (partial / "samples.tsv").write_text("research_id\n" + "".join(f"{s}\n" for s in samples))
     return out
+
+
+def fill_shard_checksums(manifest: dict[str, Any]) -> None:
+    """Each shard's ``checksum`` (:func:`digest_of` its files) from the release's one file inventory."""
+    shards = [*manifest["shards"], *(s for cs in manifest["callsets"].values() for s in cs["shards"])]
+    by_shard: dict[str, list[Mapping[str, Any]]] = {s["path"]: [] for s in shards}
+    for f in manifest["files"]:
+        parts = f["path"].split("/")
+        for depth in (2, 3):  # mt/shard_N.mt/... and <callset>/mt/shard_N.mt/...
+            key = "/".join(parts[:depth])
+            if key in by_shard:
+                by_shard[key].append(f)
+                break
+    for s in shards:
+        s["checksum"] = digest_of(by_shard[s["path"]])
 
 
 def finish_release(partial: Path, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +386,7 @@ def finish_release(partial: Path, final: Path, manifest: dict[str, Any]) -> dict
         manifest["changes"] = diff
     (partial / "RELEASE_NOTES.md").write_text(release_notes(manifest, diff, prev.name if prev else None))
     manifest["files"] = file_inventory(partial)
+    fill_shard_checksums(manifest)
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     if final.exists():  # an empty directory left by Snakemake or a crash; a finished one was refused before
         shutil.rmtree(final)
@@ -355,19 +423,19 @@ def write_release(
     prepare_release_vds(vds, chosen.keep, ref_block_max_length=settings.ref_block_max_length,
                         drop_gq0_reference_blocks=settings.drop_gq0_reference_blocks).write(str(partial / "vds"))
     rvds = hl.vds.read_vds(str(partial / "vds"))
-    shards = compute_shards(rvds, target_variants=settings.target_variants_per_shard, reference=reference)
-    log.info("release %s: %d shards planned (target %d variants each)", release, len(shards),
-             settings.target_variants_per_shard)
+    plan = plan_shards(rvds, target_variants=settings.target_variants_per_shard, reference=reference)
+    log.info("release %s: %d shards planned (target %d variants each), computed in %d partitions", release,
+             len(plan.shards), settings.target_variants_per_shard, len(plan.partitions))
     callsets = SmallerCallsets.plan(settings, reference, annotations.empty_callsets)
-    with_freq = bool(callsets.filters) or settings.public_summary
-    shard_entries = []
-    for i, shard in enumerate(shards, 1):
-        entry, mt = write_dense_shard(rvds, shard, i, partial, reference=reference, annotator=annotations.annotator,
-                                      ancestry=chosen.ancestry, with_freq=with_freq)
-        shard_entries.append(entry)
-        callsets.write_shard(mt, shard, i, partial, release=release, exports=settings.exports, reference=reference)
+    work = partial / ".work"  # every shard written at once here, then cut into shards (callset.release.cut)
+    dense = write_dense(partial / "vds", plan, work, reference=reference, annotator=annotations.annotator,
+                        ancestry=chosen.ancestry, with_freq=bool(callsets.filters) or settings.public_summary)
+    callsets.write_all(dense, work, release=release, exports=settings.exports, reference=reference)
+    side = write_side_tables(partial, dense, plan, chosen, inputs, settings, annotations)
+    shard_entries = cut_dense(dense, plan, partial, reference=reference)
+    callsets.cut(plan, partial, n_samples=len(chosen.keep), reference=reference)
+    shutil.rmtree(work)
     callset_info = callsets.finish(partial, settings, chosen.ancestry)
-    side = write_side_tables(partial, shard_entries, chosen, inputs, settings, annotations)
     manifest = release_manifest(release, reference, inputs, chosen, settings, shard_entries, callset_info,
                                 callsets.skipped, side, provenance or {})
     finish_release(partial, final, manifest)
