@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 # The test cluster has no accounting (no slurmdbd), so the profile's `sacct` status command cannot work here:
 # squeue instead (MinJobAge=300 in the test slurm.conf) and a 1 s first status check (docs/cluster.md, traps 2-3).
 TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1")
-RULES = {"intake_batch": 2, "research_ids": 1, "combine_batch": 2, "release": 1}
+RULES = {"intake_check": 2, "intake_batch": 2, "research_ids": 1, "combine_batch": 2, "release": 1}
 
 
 @pytest.fixture(scope="module")
