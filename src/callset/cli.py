@@ -2,7 +2,7 @@
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
 (one region of a release), ``simulate`` (cohort simulator), ``browser`` (public variant browser: ``build``,
-``serve``), more per stage.
+``serve``), ``prune`` (free disk in a results folder), more per stage.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from callset.browser.cli import add_parser as add_browser
 
     add_browser(sub)
+    from callset.core.prune import add_parser as add_prune
+
+    add_prune(sub)
     return p
 
 

@@ -78,6 +78,14 @@ def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
     parts = cohort_parts(step_dir)
     if not parts:
         raise ValueError(f"{step_dir}: the cohort has no samples yet (every sample so far was rejected)")
+    gone = [p["vds"] for p in parts if not Path(p["vds"]).is_dir()]
+    if gone:
+        from callset.errors import CallsetError
+
+        raise CallsetError(
+            f"{step_dir}: {len(gone)} of its {len(parts)} VDS parts are gone, e.g. {gone[0]} (removed by "
+            "`callset prune` once merged into a later part): only the current cohort step can be read"
+        )
     return union_parts(parts)
 
 
