@@ -116,7 +116,7 @@ def test_prune_after_real_merges_keeps_the_workflow_whole(tmp_path: Path, hail_s
     for b, ss in samples.items():
         make_batch(inbox, b, ss)
     cfg = write_config(tmp_path / "config.yaml", combiner={"import_interval_size": 500_000, "cohort_fanout": 2},
-                       release_options={"target_variants_per_shard": 1000})
+                       release_options={"target_variants_per_shard": 1000}, browser={"activate": False})
     run_snakemake(tmp_path, cfg)
     results = tmp_path / "results"
     steps = results / "joint" / "cohort"
@@ -141,7 +141,7 @@ def test_prune_after_real_merges_keeps_the_workflow_whole(tmp_path: Path, hail_s
     make_batch(inbox, "b4", ["HG00373", "HG00524"])
     cfg2 = write_config(tmp_path / "config.yaml", release="v2",
                         combiner={"import_interval_size": 500_000, "cohort_fanout": 2},
-                        release_options={"target_variants_per_shard": 1000})
+                        release_options={"target_variants_per_shard": 1000}, browser={"activate": False})
     run_snakemake(tmp_path, cfg2)
     v2 = json.loads((results / "releases" / "v2" / "manifest.json").read_text())
     assert v2["n_samples"] == 8 and _tree(release) == release_before
