@@ -103,7 +103,7 @@ def test_cli_dry_run_lists_and_removes_nothing(tmp_path: Path) -> None:
     assert "would remove" in out.stdout and "joint/cohort/b1/vds" in out.stdout and "dry run" in out.stdout
     assert _tree(results) == before
     bad = subprocess.run([str(CALLSET), "prune", str(tmp_path / "nope")], capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.strip().endswith("no such results folder")
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("no such results folder")  # an input error
     assert "Traceback" not in bad.stderr
 
 

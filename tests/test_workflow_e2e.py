@@ -245,3 +245,17 @@ def test_callset_verify_passes_on_the_release_snakemake_wrote(pipeline):
     proc = subprocess.run([str(VENV_BIN / "callset"), "verify", str(release), "--no-hail"], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_native_report_of_a_run(pipeline):
+    """`make report`'s command on a finished run: one self-contained HTML with the release summary (+ notes)
+    and the run's statistics."""
+    root, _ = pipeline
+    out = root / "results" / "report.html"
+    proc = run_snakemake(root, root / "config.yaml", "--report", str(out))
+    assert "Report created" in proc.stdout + proc.stderr and out.stat().st_size > 100_000
+    summary = (root / "results" / "reports" / "release_v1.md").read_text()
+    assert "callset release v1" in summary and "samples:  6" in summary
+    text = out.read_text(errors="replace")
+    assert "release_v1.md" in text and "Release" in text
