@@ -898,3 +898,46 @@ def test_windows_have_independent_genealogies(
     chance = 1 / (n_hap - 1)
     assert cross_mean < 1.5 * chance, (cross_mean, chance)
     assert near_mean > 4 * cross_mean, (near_mean, cross_mean)
+
+
+# --- the workflow on a default-model simulation --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_workflow_runs_on_the_simulated_config_alone(tmp_path: Path, hail_session) -> None:  # noqa: ANN001
+    """``snakemake --configfile DIR/config.yaml`` on a default-model simulation (indels, multi-allelic
+    records, *, indel artefacts), with the repository's config/config.yaml not loaded: intake, joint
+    calling, sample QC, variant QC and the release all run, and the release holds indels and split
+    multi-allelic sites."""
+    import json
+
+    from conftest import REPO, run_snakemake
+
+    hl = hail_session
+    sim = tmp_path / "sim"
+    args = ["--samples", "14", "--seed", "8", "--region-size", "500000", "--artefacts", "9", "--out", str(sim)]
+    assert cli.main(args) == 0
+    # the workflow as it is meant to run: no configfile: directive under --configfile
+    text = (REPO / "Snakefile").read_text()
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("configfile:"))
+        .replace('include: "rules/', f'include: "{REPO}/rules/')
+    )
+    cfg = sim / "config.yaml"
+    proc = run_snakemake(tmp_path, cfg, "--snakefile", str(snakefile), timeout=3000)
+    assert "callset release v1" in proc.stderr
+    results = Path(yaml.safe_load(cfg.read_text())["results"])
+    manifest = json.loads((results / "releases" / "v1" / "manifest.json").read_text())
+    assert manifest["n_samples"] >= 10 and manifest["n_variants"] > 1000
+    mt = None
+    for shard in manifest["shards"]:
+        part = hl.read_matrix_table(str(results / "releases" / "v1" / shard["path"]))
+        mt = part if mt is None else mt.union_rows(part)
+    assert mt is not None
+    counts = mt.aggregate_rows(hl.struct(
+        indels=hl.agg.count_where(hl.len(mt.alleles[0]) != hl.len(mt.alleles[1])),
+        split=hl.agg.count_where(mt.was_split),
+    ))
+    assert counts.indels > 0.05 * manifest["n_variants"] and counts.split > 0, counts
+    assert (results / "variant_qc" / "summary.json").is_file() and (results / "qc" / "report.html").is_file()
