@@ -1,7 +1,7 @@
 """Tests of the cohort simulator (``callset simulate``): contract, determinism and planted truth.
 
-One small cohort with the default mutation model (5 autosomal windows of 60 kb) and one small indel-rich
-cohort are simulated per module (about 10-20 s each on 2 cores); no Hail/Spark is started.
+One small cohort with the default layout and mutation model (10 autosomal windows of 30 kb) and one small
+indel-rich cohort are simulated per module (about 10-20 s each on 2 cores); no Hail/Spark is started.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from callset.simulate.cohort import (
     simulation_windows,
 )
 from callset.simulate.gvcf import allele_likelihoods, genotype_likelihoods
-from callset.simulate.regions import AUTOSOME_WINDOWS, PAR1_X, default_windows, grch38_lengths
+from callset.simulate.regions import AUTOSOME_WINDOWS, DEFAULT_AUTOSOMES, PAR1_X, default_windows, grch38_lengths
 from callset.simulate.stats import summarize_vcf
 
 SEED = 11
@@ -626,13 +626,15 @@ def test_reference_and_cram(cohort: Path, manifest: dict[str, dict[str, str]]) -
 # --- genome layout and config -------------------------------------------------------------------
 
 
-def test_default_windows_are_five_autosomes_plus_sex_chromosomes() -> None:
+def test_default_windows_are_ten_autosomes_plus_sex_chromosomes() -> None:
     windows = default_windows()
     autos = [w for w in windows if w.kind == "autosome"]
-    assert [(w.contig, w.start) for w in autos] == sorted(AUTOSOME_WINDOWS[:5], key=lambda cw: int(cw[0][3:]))
-    assert len({w.contig for w in autos}) == 5 and all(w.length == 1_000_000 for w in autos)
+    assert len(autos) == DEFAULT_AUTOSOMES == 10
+    assert {(w.contig, w.start) for w in autos} == set(AUTOSOME_WINDOWS[:10])
+    assert len({w.contig for w in autos}) == 10 and all(w.length == 1_000_000 for w in autos)
+    assert [w.contig for w in windows] == sorted((w.contig for w in windows), key=list(grch38_lengths()).index)
     sizes = {w.kind: w.length for w in windows if w.kind != "autosome"}
-    assert sizes == {"par": 250_000, "x_nonpar": 1_000_000, "y": 250_000}
+    assert sizes == {"par": 500_000, "x_nonpar": 2_000_000, "y": 500_000}
     # --region-size is the total; the sizes split evenly
     autos = [w for w in default_windows(region_size=3_000_001, autosomes=3) if w.kind == "autosome"]
     assert sum(w.length for w in autos) == 3_000_001 and len(autos) == 3
@@ -664,8 +666,8 @@ def test_config_is_complete_and_valid(cohort: Path) -> None:
     assert cfg["combiner"]["import_interval_size"] == import_interval_size(windows)
     assert cfg["simulation"]["intervals"] == [w.interval for w in windows]
     assert cfg["simulation"]["autosomal_intervals"] == [w.interval for w in windows if w.kind == "autosome"]
-    assert len(cfg["simulation"]["autosomal_intervals"]) == 5
-    assert [w["kind"] for w in cfg["simulation"]["windows"]].count("autosome") == 5
+    assert len(cfg["simulation"]["autosomal_intervals"]) == DEFAULT_AUTOSOMES
+    assert [w["kind"] for w in cfg["simulation"]["windows"]].count("autosome") == DEFAULT_AUTOSOMES
 
 
 # --- variants: spectrum, indels, multi-allelic sites -------------------------------------------------
@@ -813,16 +815,16 @@ def test_multiallelic_and_star_records_match_the_truth(indel_rich: Path) -> None
     n_multi = n_star = agree = 0
     for g in sorted((indel_rich / "inbox").glob("*/*.g.vcf.gz")):
         sid = g.name.split(".")[0]
-        spans: list[tuple[int, int]] = []
+        spans: list[tuple[str, int, int]] = []
         for rec in pysam.VariantFile(str(g)):
             alts = [a for a in rec.alts if a != "<NON_REF>"]
-            if not alts:
-                assert not any(a < rec.pos <= b for a, b in spans), (sid, rec.pos)  # no block under a call
+            if not alts:  # no reference block under a call
+                assert not any(c == rec.chrom and a < rec.pos <= b for c, a, b in spans), (sid, rec.chrom, rec.pos)
                 continue
             call = rec.samples[0]
             n_gt = len(rec.alleles) * (len(rec.alleles) + 1) // 2 if len(call["GT"]) == 2 else len(rec.alleles)
             assert len(call["PL"]) == n_gt and len(call["AD"]) == len(rec.alleles)
-            spans.append((rec.pos, rec.pos + len(rec.ref) - 1))
+            spans.append((rec.chrom, rec.pos, rec.pos + len(rec.ref) - 1))
             if len(alts) < 2 or call["GQ"] < 20:
                 continue
             n_multi += 1
@@ -906,27 +908,21 @@ def test_windows_have_independent_genealogies(
 @pytest.mark.slow
 def test_workflow_runs_on_the_simulated_config_alone(tmp_path: Path, hail_session) -> None:  # noqa: ANN001
     """``snakemake --configfile DIR/config.yaml`` on a default-model simulation (indels, multi-allelic
-    records, *, indel artefacts), with the repository's config/config.yaml not loaded: intake, joint
-    calling, sample QC, variant QC and the release all run, and the release holds indels and split
-    multi-allelic sites."""
+    records, *, indel artefacts), with nothing but that config (the workflow loads no default configfile):
+    intake, joint calling, sample QC, variant QC and the release all run, and the release holds indels
+    and split multi-allelic sites."""
     import json
 
     from conftest import REPO, run_snakemake
 
     hl = hail_session
+    assert not any(line.startswith("configfile:") for line in (REPO / "Snakefile").read_text().splitlines())
     sim = tmp_path / "sim"
     args = ["--samples", "14", "--seed", "8", "--region-size", "500000", "--artefacts", "9", "--out", str(sim)]
     assert cli.main(args) == 0
-    # the workflow as it is meant to run: no configfile: directive under --configfile
-    text = (REPO / "Snakefile").read_text()
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        "\n".join(line for line in text.splitlines() if not line.startswith("configfile:"))
-        .replace('include: "rules/', f'include: "{REPO}/rules/')
-    )
     cfg = sim / "config.yaml"
-    proc = run_snakemake(tmp_path, cfg, "--snakefile", str(snakefile), timeout=3000)
-    assert "callset release v1" in proc.stderr
+    proc = run_snakemake(tmp_path, cfg, timeout=3000)
+    assert "callset release v1" in proc.stderr + proc.stdout
     results = Path(yaml.safe_load(cfg.read_text())["results"])
     manifest = json.loads((results / "releases" / "v1" / "manifest.json").read_text())
     assert manifest["n_samples"] >= 10 and manifest["n_variants"] > 1000
