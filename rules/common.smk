@@ -16,7 +16,7 @@ from callset.release.guard import (
     read_withdrawals,
     release_input_changes,
 )
-from callset.intake.batches import batch_order, check_manifests, discover_batches
+from callset.intake.batches import batch_order, check_manifests, discover_batches, row_chunks
 from callset.core.cohort import cohort_dir
 
 
@@ -42,7 +42,7 @@ RELEASE_DIR = RESULTS / "releases" / config["release"]
 try:
     BATCHES = batch_order(discover_batches(INBOX), RESULTS)
     # structural manifest problems stop the run here, before any job (and any Spark) starts
-    check_manifests(INBOX, BATCHES)
+    MANIFEST_ROWS = check_manifests(INBOX, BATCHES)
 except CallsetError as e:
     raise WorkflowError(f"callset: {e}") from None
 
@@ -87,6 +87,12 @@ def get_previous_cohort(wildcards):
     """The cohort step before this batch (none for the first batch)."""
     i = BATCHES.index(wildcards.batch)
     return [] if i == 0 else str(cohort_dir(RESULTS, BATCHES[i - 1]))
+
+
+def get_intake_checks(wildcards):
+    """The per-sample check results of a batch: one JSON per chunk of `intake.samples_per_job` manifest rows."""
+    chunks = row_chunks(MANIFEST_ROWS[wildcards.batch], config["intake"]["samples_per_job"])
+    return [str(RESULTS / "intake" / wildcards.batch / "checks" / f"rows_{a}-{b}.json") for a, b in chunks]
 
 
 def get_variant_qc_resources(wildcards):

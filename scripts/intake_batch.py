@@ -1,25 +1,14 @@
-"""Snakemake entry point: validate one batch, register decisions and research IDs, write its report."""
+"""Snakemake entry point: decide one batch from its per-sample check results (registry, research IDs, reports)."""
 
-from callset.intake.reblock import ReblockSettings
-from callset.intake.run import run_intake
+from callset.intake.run import gather_batch, read_sample_results
 from callset.runtime.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 
 
 def main() -> None:
-    result = run_intake(
-        sm.params.batch_dir,
-        out_dir=sm.params.out_dir,
-        registry_path=sm.params.registry,
-        reference_genome=sm.params.reference_genome,
-        contig_recoding=sm.params.contig_recoding,
-        thresholds=sm.params.thresholds,
-        require_metrics=sm.params.require_metrics,
-        reference_fasta=sm.params.reference_fasta,
-        reblock=ReblockSettings.from_config(sm.params.reblock, max_block_length=sm.params.ref_block_max_length)
-        if sm.params.reblock["activate"] else None,
-    )
+    samples = read_sample_results(list(sm.input.checks), sm.params.batch_dir)
+    result = gather_batch(sm.params.batch_dir, samples, out_dir=sm.params.out_dir, registry_path=sm.params.registry)
     print(result.summary())
 
 

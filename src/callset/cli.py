@@ -2,7 +2,7 @@
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
 (one region of a release), ``simulate`` (cohort simulator), ``browser`` (public variant browser: ``build``,
-``serve``), more per stage.
+``serve``), ``prune`` (free disk in a results folder), more per stage.
 
 Exit codes: 0 done; 1 ``verify`` found problems in the release; 2 a usage or input error (a missing or
 unfinished release folder, a region the reference lacks, a missing sample list, ...: one line on stderr,
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from callset.browser.cli import add_parser as add_browser
 
     add_browser(sub)
+    from callset.core.prune import add_parser as add_prune
+
+    add_prune(sub)
     return p
 
 

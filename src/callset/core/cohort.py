@@ -102,7 +102,16 @@ def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
     a later batch) are filtered out first.
     """
     require_cohort_samples(step_dir)  # CohortEmptyError: every sample so far was rejected
-    return union_parts(cohort_parts(step_dir))
+    parts = cohort_parts(step_dir)
+    gone = [p["vds"] for p in parts if not Path(p["vds"]).is_dir()]
+    if gone:
+        from callset.errors import CallsetError
+
+        raise CallsetError(
+            f"{step_dir}: {len(gone)} of its {len(parts)} VDS parts are gone, e.g. {gone[0]} (removed by "
+            "`callset prune` once merged into a later part): only the current cohort step can be read"
+        )
+    return union_parts(parts)
 
 
 def union_parts(parts: Sequence[Mapping[str, object]]) -> hl.vds.VariantDataset:

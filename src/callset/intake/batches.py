@@ -32,10 +32,18 @@ def discover_batches(inbox: str | Path) -> list[str]:
     return out
 
 
-def check_manifests(inbox: str | Path, batches: list[str]) -> None:
-    """Structural manifest validation for every batch; raises ManifestError on the first bad one."""
-    for b in batches:
-        read_manifest(Path(inbox) / b / MANIFEST_NAME)
+def check_manifests(inbox: str | Path, batches: list[str]) -> dict[str, int]:
+    """Structural manifest validation for every batch; raises ManifestError on the first bad one.
+
+    :return: the number of sample rows of each batch's manifest.
+    """
+    return {b: len(read_manifest(Path(inbox) / b / MANIFEST_NAME)) for b in batches}
+
+
+def row_chunks(n_rows: int, size: int) -> list[tuple[int, int]]:
+    """The per-job chunks of a manifest of ``n_rows`` rows: ``(first, last)`` row numbers (1-based, inclusive)
+    of consecutive runs of at most ``size`` rows."""
+    return [(i + 1, min(i + size, n_rows)) for i in range(0, n_rows, size)]
 
 
 def batch_order(batches: list[str], results: str | Path) -> list[str]:

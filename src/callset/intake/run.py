@@ -1,14 +1,26 @@
 """Intake of one genome-center batch: validate every file, decide accept/reject per sample (with every
 reason found), register the decisions and research IDs, and write the batch's report.
 
+Two steps, so a cluster can validate a batch in parallel (issue 18):
+
+- :func:`check_sample` — everything about one manifest row that needs no other row and no registry: file
+  checks, metrics, and staging the gVCF for joint calling. The workflow runs it in one job per chunk of rows
+  (``intake.samples_per_job``; :func:`check_rows`, :func:`write_sample_results`), each writing its
+  :class:`SampleResult` list as JSON.
+- :func:`gather_batch` — the batch as a whole, in one job: within-batch duplicates, the registry (cross-batch
+  checks, decisions, research IDs: one write transaction), staged files of rejected samples removed, reports.
+
+:func:`run_intake` does both in one process.
+
 Outputs in ``<results>/intake/<batch_id>/``:
 
 - ``report.tsv`` — ``sample_id, status, reasons`` for every manifest row (the center-facing report);
 - ``accepted.tsv`` — what joint calling needs for accepted samples (private: uses center sample IDs);
 - ``gvcf/`` — links to accepted gVCFs with their index, or renamed-contig copies when
   ``contig_recoding`` applies, so joint calling never depends on the inbox's index files;
-- ``reblocked/`` — the reblocked gVCF (+ ``.tbi``) of every accepted sample (``intake.reblock``; written in the
-  scan's own pass by :class:`callset.intake.reblock.Reblocker`), which joint calling reads instead.
+- ``reblocked/`` — the reblocked gVCF (+ ``.tbi``) of every accepted sample (``intake.reblock``; written by the
+  sample's check job in the scan's own pass by :class:`callset.intake.reblock.Reblocker`), which joint calling
+  reads instead.
 """
 
 from __future__ import annotations
@@ -24,10 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from callset.core.reference import Reference, load_reference
+from callset.errors import CallsetError
 from callset.intake import checks
 from callset.intake.manifest import MANIFEST_NAME, ManifestRow, read_manifest, resolve_member
 from callset.intake.reblock import Reblocker, ReblockResult, ReblockSettings
 from callset.intake.registry import Decision, Registry
+from callset.intake.results_json import from_json_obj, to_json_obj
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +82,48 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
 
 
 @dataclass
+class IntakeSettings:
+    """What the checks of every sample of a run need, built once from the validated config (the rule's
+    ``params.settings``): :meth:`from_params`."""
+
+    reference_genome: str = "GRCh38"
+    contig_recoding: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float | None] = field(default_factory=dict)
+    require_metrics: bool = False
+    reference_fasta: str | None = None
+    #: reblock every gVCF that scans clean in the scan's pass (``intake.reblock``); None: joint calling reads
+    #: the submitted files
+    reblock: ReblockSettings | None = None
+    reference: Reference = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.contig_recoding = {str(k): str(v) for k, v in (self.contig_recoding or {}).items()}
+        self.thresholds = {**DEFAULT_THRESHOLDS, **(self.thresholds or {})}
+        self.reference = load_reference(self.reference_genome)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> IntakeSettings:
+        """From the intake_check rule's ``params.settings``: the plain settings plus the ``intake.reblock``
+        section and the release's block length cap (``ref_block_max_length``; one setting, never two)."""
+        kw = dict(params)
+        reblock = kw.pop("reblock", None)
+        cap = kw.pop("ref_block_max_length", None)
+        settings = None
+        if reblock is not None and reblock["activate"]:
+            if cap is None:
+                raise ValueError("intake settings: reblock given without ref_block_max_length")
+            settings = ReblockSettings.from_config(reblock, max_block_length=int(cap))
+        return cls(**kw, reblock=settings)
+
+
+@dataclass
 class SampleResult:
+    """What :func:`check_sample` found for one manifest row (JSON: :meth:`to_json` / :meth:`from_json`).
+
+    Fields added here travel from the per-sample job to the gather as long as their types are JSON-friendly
+    (:mod:`callset.intake.results_json`).
+    """
+
     row: ManifestRow
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -79,7 +134,16 @@ class SampleResult:
     scan: checks.GvcfScan | None = None
     rebuild_index: bool = False
     replaces: str | None = None  # batch whose accepted sample this resubmission replaces
-    reblocked: ReblockResult | None = None
+    staged: Path | None = None  # where joint calling reads the gVCF (staged when the sample's own checks pass)
+    stage_notes: list[str] = field(default_factory=list)  # notes of staging, reported after the registry's
+    reblocked: ReblockResult | None = None  # the reblocked gVCF (kept by the gather only if accepted)
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json_obj(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SampleResult:
+        return from_json_obj(cls, data)
 
     @property
     def accepted(self) -> bool:
@@ -156,24 +220,20 @@ def check_metrics_notes(
     return out, notes
 
 
-def _check_sample(
-    row: ManifestRow,
-    *,
-    batch_dir: Path,
-    manifest: Path,
-    reference: Reference,
-    contig_recoding: Mapping[str, str],
-    thresholds: Mapping[str, float | None],
-    require_metrics: bool,
-    reference_fasta: str | None,
-    out_dir: Path | None = None,
-    reblock: ReblockSettings | None = None,
-) -> SampleResult:
-    """All single-sample checks (files and metrics); cross-batch checks happen in the registry.
+def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path, out_dir: Path) -> SampleResult:
+    """Everything about one manifest row that needs neither another row nor the registry: file checks and
+    metrics, then, when they pass, the gVCF staged for joint calling under ``out_dir/gvcf``. Within-batch and
+    cross-batch checks happen in :func:`gather_batch`.
 
-    With ``reblock`` (and ``out_dir``), the gVCF is also reblocked in the scan's pass
-    (``out_dir/reblocked/<sample_id>.rb.g.vcf.gz``); a file with content problems leaves nothing behind.
+    With ``settings.reblock``, the gVCF is also reblocked in the scan's pass
+    (``out_dir/reblocked/<sample_id>.rb.g.vcf.gz``); a file with content problems leaves nothing behind, and
+    the gather removes the reblocked file of a sample it does not accept.
     """
+    batch_dir, out_dir = Path(batch_dir), Path(out_dir)
+    manifest = batch_dir / MANIFEST_NAME
+    reference, contig_recoding = settings.reference, settings.contig_recoding
+    thresholds, require_metrics = settings.thresholds, settings.require_metrics
+    reference_fasta = settings.reference_fasta
     res = SampleResult(row=row, reasons=list(row.problems))
     sid = row.sample_id
     where = f"{manifest}: line {row.line}"
@@ -192,8 +252,8 @@ def _check_sample(
     if res.gvcf is not None:
         # one streaming pass: md5, BGZF integrity, header and every record (and the reblocked copy)
         sink = None
-        if reblock is not None and out_dir is not None and sid and not row.problems:
-            sink = Reblocker(reblocked_path(out_dir, sid), reblock, contig_recoding=contig_recoding,
+        if settings.reblock is not None and sid and not row.problems:
+            sink = Reblocker(reblocked_path(out_dir, sid), settings.reblock, contig_recoding=contig_recoding,
                              fasta=reference_fasta)
         res.scan = checks.scan_gvcf(
             res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding, sink=sink
@@ -236,7 +296,7 @@ def _check_sample(
             reference=reference,
             contig_recoding=contig_recoding,
             reference_fasta=reference_fasta,
-            index_dir=out_dir / "cram" if out_dir else None,
+            index_dir=out_dir / "cram",
         )
         res.reasons.extend(problems)
         res.notes.extend(notes)
@@ -245,6 +305,8 @@ def _check_sample(
     failures, notes = check_metrics_notes(row, thresholds, require=require_metrics)
     res.reasons.extend(f"{where}, {m}" for m in failures)
     res.notes.extend(notes)
+    if res.accepted and res.gvcf is not None:
+        res.staged = _stage_gvcf(res, out_dir / "gvcf", contig_recoding)
     return res
 
 
@@ -300,7 +362,7 @@ def _stage_gvcf(res: SampleResult, dest_dir: Path, contig_recoding: Mapping[str,
         )
         mapping.unlink()
         pysam.tabix_index(str(dest), preset="vcf", force=True)
-        res.notes.append("contigs renamed with contig_recoding for joint calling")
+        res.stage_notes.append("contigs renamed with contig_recoding for joint calling")
         return dest
     if res.rebuild_index:
         shutil.copyfile(res.gvcf, dest)
@@ -346,65 +408,106 @@ def run_intake(
     reference_fasta: str | None = None,
     reblock: ReblockSettings | None = None,
 ) -> IntakeResult:
-    """Validate, decide, register and report one batch (see module docstring for outputs).
+    """Validate, decide, register and report one batch in this process (see module docstring for outputs).
 
     ``reblock``: reblock every accepted gVCF (``intake.reblock``; None: joint calling reads the submitted files).
     """
-    batch_dir = Path(batch_dir)
-    out_dir = Path(out_dir)
-    batch_id = batch_dir.name
-    manifest = batch_dir / MANIFEST_NAME
-    rows = read_manifest(manifest)
-    reference = load_reference(reference_genome)
-    recoding = {str(k): str(v) for k, v in (contig_recoding or {}).items()}
-    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-    registry = Registry(registry_path)
-    log.info("intake %s: %d manifest rows", batch_id, len(rows))
+    settings = IntakeSettings(
+        reference_genome=reference_genome,
+        contig_recoding=contig_recoding or {},
+        thresholds=thresholds or {},
+        require_metrics=require_metrics,
+        reference_fasta=reference_fasta,
+        reblock=reblock,
+    )
+    samples = check_rows(batch_dir, settings, out_dir=out_dir)
+    return gather_batch(batch_dir, samples, out_dir=out_dir, registry_path=registry_path)
+
+
+def check_rows(
+    batch_dir: str | Path, settings: IntakeSettings, *, out_dir: str | Path, rows: slice = slice(None)
+) -> list[SampleResult]:
+    """:func:`check_sample` for the manifest rows ``rows`` (positions among the data rows, 0-based)."""
+    batch_dir, out_dir = Path(batch_dir), Path(out_dir)
+    all_rows = read_manifest(batch_dir / MANIFEST_NAME)
+    chosen = all_rows[rows]
+    log.info("intake %s: %d of %d manifest rows", batch_dir.name, len(chosen), len(all_rows))
     results = []
-    for i, row in enumerate(rows, 1):
-        res = _check_sample(
-            row,
-            batch_dir=batch_dir,
-            manifest=manifest,
-            reference=reference,
-            contig_recoding=recoding,
-            thresholds=limits,
-            require_metrics=require_metrics,
-            reference_fasta=reference_fasta,
-            out_dir=out_dir,
-            reblock=reblock,
-        )
+    for i, row in enumerate(chosen, 1):
+        res = check_sample(row, settings, batch_dir=batch_dir, out_dir=out_dir)
         log.info(
             "[%d/%d] %s: file checks %s",
             i,
-            len(rows),
+            len(chosen),
             res.label,
             "passed" if res.accepted else f"found {len(res.reasons)} problem(s)",
         )
         results.append(res)
-    # within the batch: the same gVCF content under two rows
-    seen_md5: dict[str, SampleResult] = {}
-    for res in results:
-        if res.gvcf_md5:
-            first = seen_md5.setdefault(res.gvcf_md5, res)
-            if first is not res:
-                res.reasons.append(
-                    f"duplicate file: gVCF md5 {res.gvcf_md5} equals the gVCF of {first.label} "
-                    f"(line {first.row.line}) in this batch"
-                )
+    return results
+
+
+def write_sample_results(path: str | Path, batch_dir: str | Path, results: list[SampleResult]) -> None:
+    """Write one job's :class:`SampleResult` list as JSON (atomically), with the md5 of the manifest they
+    were checked against."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "manifest_md5": checks.md5sum(Path(batch_dir) / MANIFEST_NAME),
+        "samples": [r.to_json() for r in results],
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    tmp.replace(path)
+
+
+def read_sample_results(paths: list[str | Path], batch_dir: str | Path) -> list[SampleResult]:
+    """The :class:`SampleResult` of every manifest row of ``batch_dir``, in manifest order, from the JSON
+    files of its per-sample jobs; a file checked against another manifest, or a row missing or twice,
+    raises :class:`~callset.errors.CallsetError`."""
+    manifest = Path(batch_dir) / MANIFEST_NAME
+    want_md5 = checks.md5sum(manifest)
+    lines = [r.line for r in read_manifest(manifest)]
+    by_line: dict[int, SampleResult] = {}
+    for p in paths:
+        doc = json.loads(Path(p).read_text())
+        if doc["manifest_md5"] != want_md5:
+            raise CallsetError(f"{p}: checked against another version of {manifest} (rerun its intake)")
+        for item in doc["samples"]:
+            res = SampleResult.from_json(item)
+            if res.row.line in by_line:
+                raise CallsetError(f"{p}: manifest line {res.row.line} was also checked by another job")
+            by_line[res.row.line] = res
+    if sorted(by_line) != lines:
+        missing = sorted(set(lines) - set(by_line))
+        raise CallsetError(f"{manifest}: no per-sample result for line(s) {missing[:10]}")
+    return [by_line[n] for n in lines]
+
+
+def gather_batch(
+    batch_dir: str | Path, results: list[SampleResult], *, out_dir: str | Path, registry_path: str | Path
+) -> IntakeResult:
+    """Decide the batch from its rows' :class:`SampleResult` (manifest order): within-batch duplicates,
+    then the registry (cross-batch checks, decisions and research IDs in one write transaction), then the
+    staged files of samples not accepted are removed and the reports written."""
+    batch_dir, out_dir = Path(batch_dir), Path(out_dir)
+    batch_id = batch_dir.name
+    manifest = batch_dir / MANIFEST_NAME
+    _flag_duplicate_files(results)
     ids = [r.row.sample_id for r in results]
     dup_lines = {r.row.line for k, r in enumerate(results) if r.row.sample_id and r.row.sample_id in ids[:k]}
-    outcome = registry.register_batch(
+    outcome = Registry(registry_path).register_batch(
         batch_id, checks.md5sum(manifest), [_decision(r, manifest, dup_lines) for r in results]
     )
     for res, d in zip(results, outcome.decisions, strict=True):
         res.reasons = list(d.reasons)
-        res.notes = list(d.notes)
+        res.notes = list(d.notes) + res.stage_notes
         res.replaces = outcome.replaces.get(d.sample_id)
     staged: dict[str, Path] = {}
     for res in results:
         if res.accepted:
-            staged[res.row.sample_id] = _stage_gvcf(res, out_dir / "gvcf", recoding)
+            if res.staged is None:
+                raise CallsetError(f"{manifest}: line {res.row.line}: accepted but its gVCF was not staged")
+            staged[res.row.sample_id] = res.staged
     _clean_staging(out_dir / "gvcf", set(staged))
     _drop_reblocked(out_dir / "reblocked", {r.row.sample_id for r in results if r.accepted and r.reblocked})
     result = IntakeResult(
@@ -417,6 +520,19 @@ def run_intake(
     write_reports(result, out_dir, staged)
     log.info("%s", result.summary())
     return result
+
+
+def _flag_duplicate_files(results: list[SampleResult]) -> None:
+    """Within the batch: the same gVCF content under two rows (the later rows are rejected)."""
+    seen_md5: dict[str, SampleResult] = {}
+    for res in results:
+        if res.gvcf_md5:
+            first = seen_md5.setdefault(res.gvcf_md5, res)
+            if first is not res:
+                res.reasons.append(
+                    f"duplicate file: gVCF md5 {res.gvcf_md5} equals the gVCF of {first.label} "
+                    f"(line {first.row.line}) in this batch"
+                )
 
 
 def _clean_staging(d: Path, keep: set[str]) -> None:
