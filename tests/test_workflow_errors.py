@@ -64,8 +64,11 @@ def test_batch_with_every_sample_rejected_then_a_good_batch(tmp_path: Path) -> N
     for name in ("report.tsv", "details.tsv"):
         text = (results / "intake" / "b1" / name).read_text()
         assert str(tmp_path) not in text and "server_only" not in text, (name, text)
-    # the operator's log keeps the full paths
-    intake_log = (results / "logs" / "intake" / "b1.log").read_text()
+    # the operator's logs keep the full paths: the batch's gather log (every rejection with its reasons) and its
+    # check jobs' logs (intake fans out: logs/intake/b1/rows_*.log; the symlink's target is named there)
+    assert str(inbox / "b1" / "bad_dna.gvcf") in (results / "logs" / "intake" / "b1.log").read_text()
+    intake_log = "".join(p.read_text() for p in sorted((results / "logs" / "intake").glob("b1*/**/*.log")))
+    intake_log += (results / "logs" / "intake" / "b1.log").read_text()
     assert str(inbox / "b1" / "bad_dna.gvcf") in intake_log and str(tmp_path / "server_only.txt") in intake_log
 
     # a later good batch: joint-called onto the (empty) cohort and released

@@ -502,6 +502,8 @@ def gather_batch(
         res.reasons = list(d.reasons)
         res.notes = list(d.notes) + res.stage_notes
         res.replaces = outcome.replaces.get(d.sample_id)
+        if res.reasons:  # the operator's log keeps the server's paths (the center's reports do not)
+            log.info("%s rejected: %s", res.label, "; ".join(res.reasons))
     staged: dict[str, Path] = {}
     for res in results:
         if res.accepted:

@@ -10,6 +10,7 @@ model and copy numbers, different draws).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,28 @@ def _stable_header(path: Path, fasta: Path) -> None:
         sq["UR"] = fasta.name
     tmp = path.with_name(path.name + ".header.sam")
     tmp.write_text(str(pysam.AlignmentHeader.from_dict(header)))
+    out = path.with_name(path.name + ".reheadered")
     try:
-        pysam.samtools.reheader("--no-PG", "-i", str(tmp), str(path))
+        # a new file, not `-i` (in place): in place, the header container keeps the size of the first header,
+        # whose compressed size depends on the absolute FASTA path, so one seed's cram_md5 varied with the folder
+        _to_file(out, lambda: pysam.samtools.reheader("--no-PG", str(tmp), str(path), catch_stdout=False))
+        out.replace(path)
     finally:
         tmp.unlink()
+        out.unlink(missing_ok=True)
+
+
+def _to_file(out: Path, run: Callable[[], object]) -> None:
+    """Run ``run`` with file descriptor 1 (where samtools writes its output) pointed at ``out``."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with out.open("wb") as f:
+            os.dup2(f.fileno(), 1)
+            run()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
