@@ -47,3 +47,12 @@ def setup_logging(log_file: str | Path | None = None, *, level: int = logging.IN
     logging.captureWarnings(True)
     for noisy in ("py4j", "asyncio", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes for a person: ``512 B``, ``1.5 KiB`` ... ``2.0 TiB`` (powers of 1024)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callset.core.cohort import COHORT_JSON, cohort_parts
+from callset.core.logs import human_bytes
 from callset.errors import CallsetError
 
 log = logging.getLogger(__name__)
@@ -120,20 +121,12 @@ def format_plan(plan: PrunePlan, *, dry_run: bool) -> str:
     lines = [f"callset prune: {plan.results}: current cohort = "
              + (f"step {plan.current_step.name}" if plan.current_step else "none (no finished joint-calling step)")]
     for i in plan.remove:
-        lines.append(f"  {verb} {i.path} ({_human(i.bytes)}): {i.why}")
+        lines.append(f"  {verb} {i.path} ({human_bytes(i.bytes)}): {i.why}")
     for path, why in plan.keep:
         lines.append(f"  keeps {path}: {why}")
-    lines.append(f"callset prune: {len(plan.remove)} folder(s), {_human(plan.bytes)}"
+    lines.append(f"callset prune: {len(plan.remove)} folder(s), {human_bytes(plan.bytes)}"
                  + (" would be freed (dry run: nothing removed)" if dry_run else " freed"))
     return "\n".join(lines)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def _cli(args) -> int:  # noqa: ANN001 - argparse.Namespace

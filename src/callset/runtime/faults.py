@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callset.core.logs import human_bytes
+
 #: Spark's exit code for a JVM that died of an uncaught OutOfMemoryError (SparkExitCode.OOM)
 SPARK_OOM_EXIT = 52
 #: how much of a log is scanned (its end): causes are near the failure, logs can be large
@@ -86,14 +88,6 @@ def read_tail(path: str | os.PathLike[str] | None, *, offset: int = 0, limit: in
         return ""
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def _existing(path: str | os.PathLike[str]) -> Path | None:
     p = Path(path).absolute()
     for q in (p, *p.parents):
@@ -142,7 +136,7 @@ def fullest_filesystem(paths: Iterable[str | os.PathLike[str]]) -> str | None:
     if best is None:
         return None
     _, top, free, total = best
-    return f"{top} has {_human(free)} free of {_human(total)}"
+    return f"{top} has {human_bytes(free)} free of {human_bytes(total)}"
 
 
 def _disk_full(excs: list[BaseException], texts: list[str], paths: list[str]) -> str | None:
