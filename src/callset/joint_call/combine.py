@@ -177,7 +177,7 @@ def combine_batch(
     """
     import shutil
 
-    from callset.intake.run import read_accepted
+    from callset.intake.report import read_accepted
 
     step = Path(step_dir)
     step.mkdir(parents=True, exist_ok=True)
