@@ -25,6 +25,7 @@ class Accuracy:
     n_samples: int
     karyotype_accuracy: float
     sex_discordance_accuracy: float
+    sex_discordance_recall: float
     n_true_discordant: int
     n_duplicate_pairs: int
     duplicate_recall: float
@@ -174,6 +175,7 @@ def score(
         n_samples=len(df),
         karyotype_accuracy=float(kar_ok),
         sex_discordance_accuracy=disc_ok,
+        sex_discordance_recall=float(pred_disc[true_disc].mean()) if true_disc.any() else float("nan"),
         n_true_discordant=int(true_disc.sum()),
         n_duplicate_pairs=len(dups),
         duplicate_recall=sum(p in found for p in dups) / len(dups) if dups else float("nan"),
@@ -212,6 +214,21 @@ RELAXED_INTAKE = {
         "min_array_concordance",
     )
 }
+
+
+def rejected_by_default_intake(sim_dir: str | Path) -> set[str]:
+    """Sample IDs whose manifest metrics fail the workflow's default intake thresholds (low coverage,
+    contamination > 0.03, ...): the samples a run of the workflow would not joint-call. Lets one cohort
+    joint-called with :data:`RELAXED_INTAKE` stand for a default run (``hl.vds.filter_samples``)."""
+    from callset.intake import DEFAULT_THRESHOLDS, check_metrics
+    from callset.manifest import read_manifest
+
+    out: set[str] = set()
+    for manifest in sorted(Path(sim_dir).glob("inbox/*/manifest.tsv")):
+        for row in read_manifest(manifest):
+            if check_metrics(row, DEFAULT_THRESHOLDS, require=False):
+                out.add(row.sample_id)
+    return out
 
 
 def simulate_and_joint_call(
