@@ -108,6 +108,53 @@ def test_strand_bias_statistics_match_fisher_and_gatk_sor(hail_session):
     assert hl.eval(fs_expr(0, 0, 7, 9)) == 0.0  # no REF reads (hom-alt): no evidence of bias
 
 
+# --- learned filter: calibration helpers (no Hail) -------------------------------------------------
+
+
+class TestCalibrationBins:
+    def test_labels_and_indices(self):
+        from callset.variant_qc.learned import ac_bin_index, ac_bin_labels
+
+        assert ac_bin_labels((1, 5, 20)) == ["1", "2-5", "6-20", ">20"]
+        assert list(ac_bin_index(np.array([1, 2, 5, 6, 20, 21, 500]), (1, 5, 20))) == [0, 1, 1, 2, 2, 3, 3]
+
+    @pytest.mark.parametrize(
+        ("counts", "groups"),
+        [
+            ([500, 800, 900, 2000], [0, 1, 2, 3]),  # every bin large enough: calibrated apart
+            ([50, 800, 900, 2000], [0, 0, 1, 2]),  # a thin singleton bin joins 2-5
+            ([500, 800, 900, 30], [0, 1, 2, 2]),  # a thin last bin joins the previous group
+            ([10, 10, 10, 10], [0, 0, 0, 0]),  # nothing large enough: one calibration
+        ],
+    )
+    def test_small_bins_merge_towards_common_variants(self, counts, groups):
+        from callset.variant_qc.learned import merge_small_bins
+
+        assert merge_small_bins(counts, 200) == groups
+
+    def test_qd_ratio_removes_the_genotype_composition(self):
+        """Hom-alt and hemizygous carriers have about twice the QD of hets: after the ratio a chrY singleton
+        (one haploid ALT call, QD ~31) looks like a het singleton (QD ~13)."""
+        from callset.variant_qc.learned import INPUTS, model_features
+
+        rng = np.random.default_rng(0)
+        haf = rng.uniform(0, 1, 2000)
+        qd = 13 + 18 * haf + rng.normal(0, 1, 2000)
+        x = np.full((2003, len(INPUTS)), np.nan)
+        x[:2000, INPUTS.index("AS_QD")], x[:2000, INPUTS.index("hom_alt_fraction")] = qd, haf
+        x[2000:, INPUTS.index("AS_QD")] = [31.7, 13.0, 4.0]  # haploid ALT, het, low-QD artefact
+        x[2000:, INPUTS.index("hom_alt_fraction")] = [1.0, 0.0, 0.0]
+        x[:, INPUTS.index("ref_fraction")] = [0.5] * 2000 + [0.0, 0.5, 0.9]
+        x[:, INPUTS.index("AS_FS")] = 1.0
+        train = np.arange(2003) < 2000
+        f, info = model_features(x, train)
+        assert info["qd_line"] == pytest.approx([13, 18], abs=0.3)
+        assert f[2000, 0] == pytest.approx(1.0, abs=0.03) and f[2001, 0] == pytest.approx(1.0, abs=0.03)
+        assert f[2002, 0] < 0.35
+        # no REF reads among the carriers (hemizygous/hom-alt only): strand statistics not used
+        assert np.isnan(f[2000, 2]) and np.isfinite(f[2001, 2])
+
+
 # --- learned filter on planted artefacts ----------------------------------------------------------
 
 
