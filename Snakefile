@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# No default configfile: a run's settings are its own --configfile plus the schema defaults (the demo's tuning
+# lives in config/demo.yaml, passed by `make demo`; config/config.yaml is a template to copy).
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -14,6 +18,7 @@ include: "rules/joint_call.smk"
 include: "rules/sample_qc.smk"
 include: "rules/variant_qc.smk"
 include: "rules/release.smk"
+include: "rules/browser.smk"
 
 
 rule all:
@@ -23,6 +28,7 @@ rule all:
 
 
 onstart:
+    guard_planned_release()
     log_plan()
 
 

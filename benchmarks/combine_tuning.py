@@ -36,9 +36,9 @@ def main() -> int:
     ap.add_argument("--settings", nargs="+", default=["branch_factor=100,gvcf_batch_size=50"])
     args = ap.parse_args()
 
-    from callset.hail_setup import setup_hail
-    from callset.joint_call import combine_batch
-    from callset.logs import setup_logging
+    from callset.core.logs import setup_logging
+    from callset.joint_call.combine import combine_batch
+    from callset.runtime.hail_setup import setup_hail
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Benchmark (not a test): intake of one real gVCF against a full ``bcftools view`` decode of it.
 
-Intake = everything :func:`callset.intake.run_intake` does for the file: md5, BGZF integrity (every block
+Intake = everything :func:`callset.intake.run.run_intake` does for the file: md5, BGZF integrity (every block
 CRC-checked, EOF), header, every record's content checks, index cross-check, registry, reports, staging.
 ``bcftools view`` = pysam's bundled bcftools decoding the whole file to VCF text into /dev/null.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import pysam
 import pysam.bcftools
 
-from callset.checks import md5sum, scan_gvcf
-from callset.intake import run_intake
-from callset.reference import load_reference
+from callset.core.reference import load_reference
+from callset.intake.checks import md5sum, scan_gvcf
+from callset.intake.run import run_intake
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "gvcf" / "HG00268.g.vcf.gz"
 

@@ -32,9 +32,9 @@ def main() -> int:
 
     import pysam.bcftools
 
-    from callset.hail_setup import setup_hail
-    from callset.intake import run_intake
-    from callset.joint_call import combine_batch
+    from callset.intake.run import run_intake
+    from callset.joint_call.combine import combine_batch
+    from callset.runtime.hail_setup import setup_hail
 
     work = Path(tempfile.mkdtemp(prefix="bench-jc-"))
     try:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 def main() -> None:
     release, region = Path(sys.argv[1]), sys.argv[2]
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master="local[2]", driver_memory="2g", tmp_dir="/tmp/callset-bench")
     import hail as hl
 
-    from callset.query import overlapping_shards, parse_region, query_region
+    from callset.release.query import overlapping_shards, parse_region, query_region
 
     m = json.loads((release / "manifest.json").read_text())
     n_overlap = len(overlapping_shards(m, *parse_region(region)))

@@ -49,12 +49,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out or tempfile.mkdtemp(prefix="sqc-bench-"))
 
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master="local[2]", driver_memory=args.driver_memory, tmp_dir=out / "tmp", log_path=out / "hail.log")
 
-    from callset.joint_call import read_cohort_vds
-    from callset.sample_qc.accuracy import read_truth, score, shared_haplotype_pairs, simulate_and_joint_call
+    from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs, simulate_and_joint_call
+
+    from callset.core.cohort import read_cohort_vds
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
     from callset.simulate.cli import configure_parser, options_from_args
 

@@ -72,7 +72,7 @@ def run_cohort(n: int, work: Path) -> dict:
 def hail_costs(step: Path, dense_path: Path) -> dict:
     import hail as hl
 
-    from callset.joint_call import read_cohort_vds
+    from callset.core.cohort import read_cohort_vds
 
     vds = read_cohort_vds(step)
     vd = vds.variant_data
@@ -106,7 +106,7 @@ def main() -> int:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master="local[2]", driver_memory="3g", tmp_dir=args.work / "tmp", log_path=args.work / "hail.log")
     rows = [run_cohort(int(n), args.work) for n in args.sizes.split(",")]

@@ -1,10 +1,10 @@
 """Benchmark the cohort simulator: wall time, output size, gVCF records per second, and what the truth
 looks like (Ti/Tv, indel and multi-allelic fractions, indel lengths).
 
-Default: 200 samples of the default cohort (5 autosomal windows × 1 Mb on 5 chromosomes, plus the
+Default: 200 samples of the default cohort (10 autosomal windows × 1 Mb on 10 chromosomes, plus the
 chrX/PAR/chrY windows) on all cores (target ≤ 10 min on 2 cores)::
 
-    .venv/bin/python benchmarks/simulate_scale.py [--samples 200] [--region-size 5000000] [--autosomes 5]
+    .venv/bin/python benchmarks/simulate_scale.py [--samples 200] [--region-size 10000000] [--autosomes 10]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -30,7 +31,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--region-size", type=int, default=SimulationOptions.region_size,
                     help="total autosomal size (default: the simulator's default)")
-    ap.add_argument("--autosomes", type=int, default=None, help="autosomal windows (default: simulator's, 5)")
+    ap.add_argument("--autosomes", type=int, default=None, help="autosomal windows (default: the simulator's, 10)")
     ap.add_argument("--batches", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=0)
@@ -48,8 +49,10 @@ def main() -> int:
           f"autosomes={opts.autosomes or 'default'} batches={opts.batches} gq_bands={opts.gq_bands} "
           "(everything else at its default)")
     t0 = time.perf_counter()
+    cpu0 = _cpu()
     res = simulate_cohort(out, opts)
     wall = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
     inbox = tree_size(out / "inbox")
     total = tree_size(out)
     bp = sum(int(iv.split("-")[1]) - int(iv.split(":")[1].split("-")[0]) + 1 for iv in _intervals(out))
@@ -60,7 +63,8 @@ def main() -> int:
     print(f"autosomal windows    {', '.join(_intervals(out, 'autosomal_intervals'))}")
     print(f"autosomal size       {args.region_size:,} bp (all windows {bp:,} bp)")
     print(f"cores                {os.cpu_count()} (jobs={opts.jobs or min(2, os.cpu_count() or 1)})")
-    print(f"wall time            {wall:.1f} s")
+    print(f"wall time            {wall:.1f} s (load average {os.getloadavg()[0]:.1f} at the end)")
+    print(f"CPU time             {cpu:.1f} s (this process + worker processes; ~wall on free cores x jobs)")
     print(f"gVCF records         {res.n_records:,} ({res.n_variants:,} variant calls)")
     print(f"records / second     {res.n_records / wall:,.0f}")
     print(f"inbox size           {inbox / 1e6:.1f} MB ({inbox / args.samples / 1e6:.2f} MB per sample)")
@@ -76,6 +80,12 @@ def main() -> int:
     if not args.out:
         shutil.rmtree(out)
     return 0
+
+
+def _cpu() -> float:
+    """User + system CPU seconds of this process and its finished children (the sample workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _intervals(out: Path, key: str = "intervals") -> list[str]:

@@ -104,7 +104,7 @@ def relaxed() -> dict[str, None]:
 
 
 def intake(batch: Path, out: Path) -> Path:
-    from callset.intake import run_intake
+    from callset.intake.run import run_intake
 
     if out.exists():
         shutil.rmtree(out)
@@ -130,7 +130,7 @@ def bench_combine(sim: Path, n: int, work: Path, repeat: int, interval_size: int
     """The pipeline's combine step (``combine_batch`` with its defaults) vs bcftools on the first ``n`` samples."""
     import pysam.bcftools
 
-    from callset.joint_call import combine_batch
+    from callset.joint_call.combine import combine_batch
 
     batch = subset_batch(batch_dirs(sim)[0], work / "batch", slice(0, n))
     accepted = intake(batch, work / "combine-intake")
@@ -174,7 +174,7 @@ def bench_nk(sim: Path, small: int, big: int, work: Path, repeat: int, interval_
     ``fanout`` is ``combiner.cohort_fanout``: with the default the new batch becomes its own cohort part; 1 is
     the layout before cohort parts (the new batch merged into one cohort VDS), measured for comparison.
     """
-    from callset.joint_call import combine_batch
+    from callset.joint_call.combine import combine_batch
 
     src = batch_dirs(sim)[0]
     add_acc = intake(subset_batch(src, work / "batches" / "add", slice(big, big + 10)), work / "add-intake")
@@ -199,12 +199,12 @@ def bench_nk(sim: Path, small: int, big: int, work: Path, repeat: int, interval_
 
 
 def bench_demo(work: Path, **overrides: dict) -> dict:
-    """``make demo``'s Snakemake run (config/config.yaml; ``overrides`` update its sections, for A/B runs)."""
+    """``make demo``'s Snakemake run (config/demo.yaml; ``overrides`` update its sections, for A/B runs)."""
     import yaml
 
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "demo-results", ignore_errors=True)
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     cfg.update(inbox=str(REPO / cfg["inbox"]), results=str(work / "demo-results"))
     for section, values in overrides.items():
         cfg[section] = {**cfg.get(section, {}), **values}
@@ -235,7 +235,7 @@ def bench_query(work: Path) -> dict | None:
     overlapping = [s for s in m["shards"] if s["contig"] == "chr22" and s["start"] <= 10_700_000
                    and s["end"] >= 10_600_000]
     code = (
-        "import hail as hl, json, sys; from callset.hail_setup import setup_hail; "
+        "import hail as hl, json, sys; from callset.runtime.hail_setup import setup_hail; "
         f"setup_hail(master='local[2]', tmp_dir='{work}/qtmp'); rel='{release}'; "
         "m=json.load(open(rel+'/manifest.json')); mts=[hl.read_matrix_table(rel+'/'+s['path']) for s in m['shards']]; "
         "mt=mts[0].union_rows(*mts[1:]); "
@@ -279,8 +279,8 @@ def main() -> int:
     if args.quick:
         sizes, region, nk_small, nk_big, args.repeat = [10, 20], 200_000, 5, 20, 1
 
-    from callset.hail_setup import setup_hail
-    from callset.logs import setup_logging
+    from callset.core.logs import setup_logging
+    from callset.runtime.hail_setup import setup_hail
 
     work = Path(args.work or tempfile.mkdtemp(prefix="callset-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -42,14 +42,15 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out or tempfile.mkdtemp(prefix="vqc-bench-"))
 
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master="local[2]", driver_memory="4g", tmp_dir=out / "tmp", log_path=out / "hail.log")
 
-    from callset.joint_call import read_cohort_vds
-    from callset.sample_qc.accuracy import simulate_and_joint_call
+    from harness.sample_qc_accuracy import simulate_and_joint_call
+    from harness.variant_qc_evaluate import site_metrics
+
+    from callset.core.cohort import read_cohort_vds
     from callset.simulate.cli import configure_parser, options_from_args
-    from callset.variant_qc.evaluate import site_metrics
     from callset.variant_qc.pipeline import compute_sites
 
     table = []

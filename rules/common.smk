@@ -1,3 +1,4 @@
+import json
 import sys
 import re
 
@@ -7,11 +8,29 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from callset.errors import CallsetError
-from callset.hail_session import stop as stop_hail_session
-from callset.workflow import batch_order, check_manifests, cohort_dir, discover_batches
+from callset.runtime.hail_session import stop as stop_hail_session
+from callset.release.guard import (
+    code_digest,
+    forced_release_reasons,
+    immutable_release_message,
+    read_withdrawals,
+    release_input_changes,
+)
+from callset.intake.batches import batch_order, check_manifests, discover_batches
+from callset.core.cohort import cohort_dir
 
 
+if not config.get("inbox"):
+    raise WorkflowError(
+        "callset: no configuration: run with --configfile YOUR.yaml (at least `inbox:`; every other key has a "
+        "documented default; template config/config.yaml, demo config/demo.yaml)"
+    )
+
+# fills every default of the schema: the effective configuration of this run
 validate(config, schema="../config/schemas/config.schema.yaml")
+EFFECTIVE_CONFIG = json.loads(json.dumps(config))
+# digest of the package and workflow files, recorded in each release (a finished release is not rewritten by new code)
+CODE_DIGEST = code_digest(workflow.basedir)
 
 RESULTS = Path(config["results"])
 INBOX = Path(config["inbox"])
@@ -35,13 +54,17 @@ wildcard_constraints:
     batch="|".join(map(re.escape, BATCHES)),
 
 
+#: rules downstream of the release (their reruns never rewrite it); rule files add theirs
+RULES_AFTER_RELEASE = []
+
+
 def is_activated(stage):
-    """Whether an optional stage (sample_qc, variant_qc) is switched on in the config."""
+    """Whether an optional stage (sample_qc, variant_qc, browser) is switched on in the config."""
     return bool(config.get(stage, {}).get("activate", False))
 
 
 def spark_params():
-    """Spark settings for Hail rules (turned into hl.init arguments by callset.hail_setup)."""
+    """Spark settings for Hail rules (turned into hl.init arguments by callset.runtime.hail_setup)."""
     return dict(
         master=config["spark"]["master"],
         driver_memory=config["spark"]["driver_memory"],
@@ -52,7 +75,7 @@ def spark_params():
         executor_cores=config["spark"]["executor_cores"],
         executor_instances=config["spark"]["executor_instances"],
         # one Hail session for all Hail jobs, only for an embedded Spark with jobs on this host (a session on a
-        # cluster would hold its executors through the non-Hail jobs too); see callset.hail_session
+        # cluster would hold its executors through the non-Hail jobs too); see callset.runtime.hail_session
         shared_session=bool(config["spark"]["shared_session"])
         and config["spark"]["master"].startswith("local")
         and workflow.local_exec
@@ -82,12 +105,57 @@ def get_final_output():
         *expand(RESULTS / "intake" / "{batch}" / "report.tsv", batch=BATCHES),
         RESULTS / "private" / "research_ids.tsv",
         RELEASE_DIR,
+        RESULTS / "reports" / f"release_{config['release']}.md",
     ]
     if is_activated("sample_qc"):
         out += [RESULTS / "qc" / "sample_qc.tsv", RESULTS / "qc" / "report.html"]
     if is_activated("variant_qc"):
         out += [RESULTS / "variant_qc" / "sites.ht", RESULTS / "variant_qc" / "summary.json"]
+    if is_activated("browser") and config["release_options"].get("public_summary", True):
+        out.append(RESULTS / "browser" / config["release"])  # rules/browser.smk: needs the public summary
     return out
+
+
+def get_release_guard(wildcards):
+    """Input function of the release rule: evaluated whenever the release is part of the job graph (dry runs
+    too), with this run's options known. A finished release that this run would write again stops the run
+    here, before any job, with one message (callset.release.guard); otherwise no input is added."""
+    if workflow.remote_exec or not (RELEASE_DIR / "manifest.json").is_file():
+        return []
+    try:
+        withdrawn = read_withdrawals(config["withdrawals"])
+    except OSError as e:
+        print(f"callset: withdrawals file {config['withdrawals']}: {e.strerror}", file=sys.stderr)
+        sys.exit(1)
+    reasons = release_input_changes(
+        RELEASE_DIR, batches=BATCHES, config=EFFECTIVE_CONFIG, withdrawn=withdrawn, code=CODE_DIGEST,
+        results=RESULTS,
+    )
+    ds = workflow.dag_settings
+    upstream = {r.name for r in workflow.rules} - {"all"} - set(RULES_AFTER_RELEASE)
+    reasons += forced_release_reasons(
+        forceall=ds.forceall, forcerun=ds.forcerun, forcetargets=ds.forcetargets, upstream_rules=upstream,
+        targets=ds.targets, release_dir=RELEASE_DIR, workdir=str(Path.cwd()),
+    )
+    if reasons:
+        # a clean exit: Snakemake releases its lock; nothing has run (an exception here would be wrapped in
+        # Snakemake's InputFunctionException with a traceback)
+        print(immutable_release_message(config["release"], RELEASE_DIR, reasons), file=sys.stderr)
+        sys.exit(1)
+    return []
+
+
+def guard_planned_release():
+    """Last check, with the job graph known: Snakemake must not plan the job of a finished release (e.g. a
+    QC output touched by hand, or rerun triggers that this module does not model)."""
+    if workflow.remote_exec or not (RELEASE_DIR / "manifest.json").is_file():
+        return
+    for job in workflow.dag.needrun_jobs():
+        if job.rule.name == "release":
+            why = str(workflow.dag.reason(job)).replace("\n", "; ")
+            print(immutable_release_message(config["release"], RELEASE_DIR, [f"Snakemake planned its job ({why})"]),
+                  file=sys.stderr)
+            sys.exit(1)
 
 
 def log_plan():
@@ -96,10 +164,14 @@ def log_plan():
         f"release {config['release']} -> {RELEASE_DIR}",
         file=sys.stderr,
     )
+    # the effective configuration (every key, defaults filled) of this run, for the operator's record
+    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / "effective_config.json").write_text(json.dumps(EFFECTIVE_CONFIG, indent=1, sort_keys=True) + "\n")
+    print(f"callset: effective configuration in {LOGS / 'effective_config.json'}", file=sys.stderr)
 
 
 def print_summary():
-    from callset.summary import release_summary
+    from callset.release.summary import release_summary
 
     if (RELEASE_DIR / "manifest.json").exists():
         print(release_summary(RELEASE_DIR), file=sys.stderr)

@@ -11,7 +11,8 @@ rule sample_qc:
         ancestry=RESULTS / "qc" / "ancestry_preds.tsv",
         flagged=RESULTS / "qc" / "flagged_samples.tsv",
         checks=RESULTS / "qc" / "checks.tsv",
-        report=RESULTS / "qc" / "report.html",
+        report=report(RESULTS / "qc" / "report.html", caption="../workflow/report/sample_qc.rst",
+                      category="Sample QC"),
     log:
         main=LOGS / "sample_qc" / "sample_qc.log",
         hail=LOGS / "sample_qc" / "sample_qc.hail.log",

@@ -1,5 +1,5 @@
 # Variant QC and annotation: cohort VDS -> <results>/variant_qc/sites.ht (+ summary.json).
-# The release joins sites.ht into each shard (callset.variant_qc.release) and writes the VAT.
+# The release joins sites.ht into each shard (callset.variant_qc.shard_annotations) and writes the VAT.
 
 
 rule variant_qc_sites:
@@ -8,7 +8,8 @@ rule variant_qc_sites:
         cohort=get_final_cohort(),
     output:
         sites=directory(RESULTS / "variant_qc" / "sites.ht"),
-        summary=RESULTS / "variant_qc" / "summary.json",
+        summary=report(RESULTS / "variant_qc" / "summary.json", caption="../workflow/report/variant_qc.rst",
+                       category="Variant QC"),
     log:
         main=LOGS / "variant_qc" / "sites.log",
         hail=LOGS / "variant_qc" / "sites.hail.log",

@@ -1,7 +1,7 @@
 """Snakemake entry point: validate one batch, register decisions and research IDs, write its report."""
 
-from callset.intake import run_intake
-from callset.smk import run
+from callset.intake.run import run_intake
+from callset.runtime.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 

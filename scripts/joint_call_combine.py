@@ -1,12 +1,12 @@
 """Snakemake entry point: add one batch's accepted gVCFs to the cohort VDS (Hail VDS combiner)."""
 
-from callset.smk import run_hail
+from callset.runtime.smk import run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 
 run_hail(
     sm,
-    "callset.joint_call:combine_batch",
+    "callset.joint_call.combine:combine_batch",
     accepted_tsv=sm.input.accepted,
     previous_step=sm.input.previous or None,
     step_dir=sm.output.step,

@@ -1,13 +1,13 @@
 """Snakemake entry point: write release <name> from the cohort VDS (atomic, immutable)."""
 
-from callset.release_aux import AUX_TABLES
-from callset.smk import run_hail
+from callset.release.auxiliary import AUX_TABLES
+from callset.runtime.smk import run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 
 run_hail(
     sm,
-    "callset.release:write_release_from_cohort",
+    "callset.release.write:write_release_from_cohort",
     cohort_step=sm.input.cohort,
     research_ids_tsv=sm.input.research_ids,
     withdrawals=sm.input.withdrawals or None,
@@ -19,5 +19,8 @@ run_hail(
     exclude_hard_filtered=sm.params.exclude_hard_filtered,
     variant_qc_sites=str(sm.input.sites) if getattr(sm.input, "sites", None) else None,
     genotype_filter=sm.params.genotype_filter,
-    **sm.params.options,
+    effective_config=sm.params.effective_config,
+    code=sm.params.code,
+    provenance_record=sm.params.provenance_record,
+    release_options=sm.params.options,
 )

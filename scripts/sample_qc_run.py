@@ -1,6 +1,6 @@
 """Snakemake entry point: sample QC of the final cohort VDS -> <results>/qc/ (keyed by research IDs)."""
 
-from callset.smk import run_hail
+from callset.runtime.smk import run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -1,6 +1,6 @@
 """Snakemake entry point: cohort VDS -> variant-QC sites table (filters, learned score, annotations)."""
 
-from callset.smk import run_hail
+from callset.runtime.smk import run_hail
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 

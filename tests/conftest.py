@@ -28,7 +28,7 @@ def chr22_gvcf(sample: str) -> Path:
 @pytest.fixture(scope="session")
 def hail_session(tmp_path_factory: pytest.TempPathFactory):
     """One Hail/Spark context for every test that needs it (never stopped: ~11 s saved)."""
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     tmp = tmp_path_factory.mktemp("hail")
     setup_hail(master="local[2]", driver_memory="4g", tmp_dir=tmp, log_path=tmp / "hail.log")
@@ -49,16 +49,16 @@ DEFAULT_COHORT = dict(
 @pytest.fixture(scope="session")
 def default_cohort(hail_session, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Paths of :data:`DEFAULT_COHORT` simulated, through intake (relaxed) and joint calling
-    (``callset.sample_qc.accuracy.simulate_and_joint_call``): ``sim``, ``results``, ``step``, ``research_ids``,
+    (``harness.sample_qc_accuracy.simulate_and_joint_call``): ``sim``, ``results``, ``step``, ``research_ids``,
     ``accepted``."""
-    from callset.sample_qc.accuracy import simulate_and_joint_call
+    from harness.sample_qc_accuracy import simulate_and_joint_call
 
     return simulate_and_joint_call(tmp_path_factory.mktemp("default_cohort"), **DEFAULT_COHORT)
 
 
 def make_batch(inbox: Path, batch: str, samples: list[str], *, source: Path = CHR22) -> Path:
     """Copy real chr22 gVCFs (+ .tbi) into ``inbox/batch`` and write its manifest.tsv."""
-    from callset.checks import md5sum
+    from callset.intake.checks import md5sum
 
     d = inbox / batch
     d.mkdir(parents=True, exist_ok=True)
@@ -110,3 +110,11 @@ def run_snakemake(
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def bare_release_settings(**options):
+    """Release settings for library-level tests: no smaller callsets, exports or public summary unless asked
+    (``options`` are ``release_options`` keys); everything else at the schema defaults."""
+    from callset.release.write import ReleaseSettings
+
+    return ReleaseSettings.from_config({"smaller_callsets": [], "exports": [], "public_summary": False, **options})

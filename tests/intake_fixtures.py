@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import CHR22, TESTDATA
 
-from callset.checks import md5sum
+from callset.intake.checks import md5sum
 
 BAD_GVCF = TESTDATA / "bad" / "gvcf"
 BAD_HTS = TESTDATA / "bad" / "hts"
@@ -29,10 +29,6 @@ HEADER = [
     "array_concordance",
     "resubmission",
 ]
-
-
-def chr22_samples() -> list[str]:
-    return sorted(p.name.split(".")[0] for p in CHR22.glob("*.hg38.g.vcf.gz"))
 
 
 def copy_gvcf(sample: str, dest_dir: Path, *, index: bool = True) -> Path:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from cluster_common import RUN_CONFIG, assert_same_release, local_reference, make_inbox, snakemake
 from conftest import REPO, write_config
-
-from callset.cluster import install_slurm, is_running, slurm_cluster
+from harness.cluster import install_slurm, is_running, slurm_cluster
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from cluster_common import RUN_CONFIG, assert_same_release, local_reference, snakemake
 from conftest import write_config
-
-from callset.cluster import is_running, spark_cluster
+from harness.cluster import is_running, spark_cluster
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The shared Hail session of a local run (callset.hail_session): jobs share one JVM, errors reach the job."""
+"""The shared Hail session of a local run (callset.runtime.hail_session): jobs share one JVM, errors reach the job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from callset.errors import CallsetError
-from callset.hail_session import SessionError, run_in_session, session_files, stop
+from callset.runtime.hail_session import SessionError, run_in_session, session_files, stop
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,8 @@ def _run(spark, target, tmp: Path, name: str, **kwargs):
 def test_jobs_share_one_server_process_and_spark_app(spark, tmp_path: Path) -> None:
     import os
 
-    ran1, a = _run(spark, "callset.hail_session:session_info", tmp_path, "a")
-    ran2, b = _run(spark, "callset.hail_session:session_info", tmp_path, "b")
+    ran1, a = _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "a")
+    ran2, b = _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "b")
     assert ran1 and ran2
     assert a["pid"] == b["pid"] != os.getpid()
     assert a["spark_app_id"] == b["spark_app_id"] and a["spark_app_id"]
@@ -39,16 +39,16 @@ def test_jobs_share_one_server_process_and_spark_app(spark, tmp_path: Path) -> N
 def test_job_error_is_the_jobs_error_and_the_server_survives(spark, tmp_path: Path) -> None:
     missing = tmp_path / "genes.gff3"
     with pytest.raises(CallsetError, match="genes.gff3: exome gene model"):
-        _run(spark, "callset.products:read_exon_intervals", tmp_path, "c", gff3=str(missing))
+        _run(spark, "callset.release.callsets:read_exon_intervals", tmp_path, "c", gff3=str(missing))
     with pytest.raises(SessionError, match="FileNotFoundError"):
         _run(spark, "callset.release:read_withdrawals", tmp_path, "d", path=str(missing))
     assert "FileNotFoundError" in (tmp_path / "d.log").read_text()  # the traceback is in the job's log
-    ran, info = _run(spark, "callset.hail_session:session_info", tmp_path, "e")
+    ran, info = _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "e")
     assert ran and info["pid"]
 
 
 def test_other_spark_settings_are_not_run_in_the_session(spark, tmp_path: Path) -> None:
-    ran, _ = run_in_session("callset.hail_session:session_info", {}, spark=spark, cores=2,
+    ran, _ = run_in_session("callset.runtime.hail_session:session_info", {}, spark=spark, cores=2,
                             log_path=tmp_path / "f.log", hail_log=None)
     assert not ran
 
@@ -56,7 +56,7 @@ def test_other_spark_settings_are_not_run_in_the_session(spark, tmp_path: Path) 
 def test_stop_ends_the_server(spark, tmp_path: Path) -> None:
     import time
 
-    _run(spark, "callset.hail_session:session_info", tmp_path, "g")
+    _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "g")
     assert stop(spark["tmp_dir"])
     for _ in range(50):
         if not session_files(spark["tmp_dir"])["key"].exists():
@@ -73,9 +73,9 @@ def test_killed_job_ends_the_session(spark, tmp_path: Path) -> None:
     import sys
     import time
 
-    _, first = _run(spark, "callset.hail_session:session_info", tmp_path, "h")
-    code = ("import json, sys; from callset.hail_session import run_in_session; "
-            "run_in_session('callset.hail_session:session_info', {'wait_seconds': 60}, "
+    _, first = _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "h")
+    code = ("import json, sys; from callset.runtime.hail_session import run_in_session; "
+            "run_in_session('callset.runtime.hail_session:session_info', {'wait_seconds': 60}, "
             f"spark=json.loads(sys.argv[1]), cores=1, log_path={str(tmp_path / 'i.log')!r}, hail_log=None)")
     client = subprocess.Popen([sys.executable, "-c", code, json.dumps(spark)])
     try:
@@ -90,7 +90,7 @@ def test_killed_job_ends_the_session(spark, tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         pytest.fail("the session server outlived its killed job")
-    _, after = _run(spark, "callset.hail_session:session_info", tmp_path, "j")
+    _, after = _run(spark, "callset.runtime.hail_session:session_info", tmp_path, "j")
     assert after["pid"] != first["pid"]
 
 
@@ -106,9 +106,9 @@ def test_rule_starts_hail_itself_when_no_session_can_start(tmp_path: Path, monke
     """A session that cannot start (e.g. no Unix socket here) costs the speed-up, not the job."""
     from types import SimpleNamespace
 
-    import callset.hail_session as hs
-    import callset.hail_setup as setup
-    from callset.smk import run_hail
+    import callset.runtime.hail_session as hs
+    import callset.runtime.hail_setup as setup
+    from callset.runtime.smk import run_hail
 
     def no_session(*_a, **_k):
         raise hs.SessionStartError("no socket here")

@@ -1,4 +1,4 @@
-"""Batch intake (callset.intake.run_intake) on real files: decisions, reports, registry. No Spark."""
+"""Batch intake (callset.intake.run.run_intake) on real files: decisions, reports, registry. No Spark."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from intake_fixtures import GOOD, bad_batch, copy_gvcf, good_row, write_manifest
 
-from callset.intake import read_accepted, run_intake
-from callset.registry import Registry, export_research_ids
+from callset.intake.registry import Registry, export_research_ids
+from callset.intake.run import read_accepted, run_intake
 
 
 def run(tmp: Path, batch: str, **kw):

@@ -1,4 +1,4 @@
-"""Per-file checks (callset.checks), each on a real file damaged in a tmp dir. No Spark."""
+"""Per-file checks (callset.intake.checks), each on a real file damaged in a tmp dir. No Spark."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from conftest import CHR22, TESTDATA
 from intake_fixtures import BAD_GVCF, BAD_HTS
 
-from callset import checks
-from callset.reference import load_reference
+from callset.core.reference import load_reference
+from callset.intake import checks
 
 REF = load_reference("GRCh38")
 SRC = CHR22 / "HG00187.hg38.g.vcf.gz"
@@ -80,7 +80,7 @@ def test_real_gvcfs_pass_and_extents_match_htslib() -> None:
 def test_chunk_boundaries_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """Text is checked in chunks: tiny chunks (lines and records split everywhere) give the same answer."""
     ref = scan(BIG, "HG00268")
-    from callset.checks import files  # where the streaming decoder keeps its chunk sizes
+    from callset.intake.checks import files  # where the streaming decoder keeps its chunk sizes
 
     monkeypatch.setattr(files, "_TEXT_CHUNK", 300_001)
     monkeypatch.setattr(files, "_RAW_CHUNK", 40_001)

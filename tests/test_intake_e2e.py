@@ -55,7 +55,7 @@ def test_bad_files_rejected_good_samples_released(run_dir: Path) -> None:
     release = run_dir / "results" / "releases" / "v1"
     released = (release / "samples.tsv").read_text().split()[1:]
     assert sorted(released) == sorted(rids[s] for s in GOOD)
-    from callset.registry import Registry
+    from callset.intake.registry import Registry
 
     parts = {p.sample_id: p for p in Registry(run_dir / "results" / "registry.sqlite").participants()}
     assert parts[WITHDRAWN].withdrawn_at and not parts[GOOD[0]].withdrawn_at

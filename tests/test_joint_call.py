@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import TESTDATA, chr22_gvcf, make_batch
 
-from callset.joint_call import import_interval_bounds, merge_extents, plan_compaction, read_cohort_vds
-from callset.reference import load_reference
-from callset.workflow import batch_order
+from callset.core.cohort import read_cohort_vds
+from callset.core.reference import load_reference
+from callset.intake.batches import batch_order
+from callset.joint_call.compaction import plan_compaction
+from callset.joint_call.intervals import import_interval_bounds, merge_extents
 
 GRCH38 = load_reference("GRCh38")
 FIVE = ["HG00187", "HG00190", "HG00308", "HG00313", "HG00320"]
@@ -74,7 +76,7 @@ def _compare(hl, a, b):
 
 
 def _intake(tmp_path: Path, batch: str, samples: list[str]) -> Path:
-    from callset.intake import run_intake
+    from callset.intake.run import run_intake
 
     d = make_batch(tmp_path / "inbox", batch, samples)
     out = tmp_path / "results" / "intake" / batch
@@ -83,7 +85,7 @@ def _intake(tmp_path: Path, batch: str, samples: list[str]) -> Path:
 
 
 def _combine(tmp_path: Path, batch: str, accepted: Path, previous: Path | None, index: int, size=250_000) -> Path:
-    from callset.joint_call import combine_batch
+    from callset.joint_call.combine import combine_batch
 
     step = tmp_path / "results" / "joint" / "cohort" / batch
     combine_batch(
@@ -177,7 +179,7 @@ class TestPlanCompaction:
 
 def _accepted_with_resubmission(tmp_path: Path, batch: str, samples: list[str], resubmitted: set[str]) -> Path:
     """Intake of ``samples`` (own registry), then mark ``resubmitted`` as resubmission=yes (a later version)."""
-    from callset.intake import run_intake
+    from callset.intake.run import run_intake
 
     d = make_batch(tmp_path / "inbox", batch, samples)
     out = tmp_path / "results" / "intake" / batch
@@ -199,7 +201,7 @@ def _accepted_with_resubmission(tmp_path: Path, batch: str, samples: list[str], 
 def test_compaction_and_resubmission_keep_the_cohort_equal_to_one_run(hail_session, tmp_path: Path):
     """Fanout 2 over 4 batches: merges at steps 2 and 4, a resubmitted sample excluded from its old part when
     read and dropped for good when that part is merged; every step's union == one combiner run."""
-    from callset.joint_call import combine_batch
+    from callset.joint_call.combine import combine_batch
 
     hl = hail_session
     s1, s2, s3, s4, s5, s6 = [*FIVE, "NA18507"]
@@ -238,7 +240,7 @@ def test_compaction_and_resubmission_keep_the_cohort_equal_to_one_run(hail_sessi
 
 def test_cohort_written_before_parts_still_reads(hail_session, tmp_path: Path):
     """Migration: a step written before layout 2 (cohort.json with only ``vds``) reads as one part."""
-    from callset.workflow import cohort_parts, cohort_vds_path
+    from callset.core.cohort import cohort_parts, cohort_vds_path
 
     step = _combine(tmp_path, "b1", _intake(tmp_path, "b1", FIVE[:2]), None, 0)
     info = json.loads((step / "cohort.json").read_text())

@@ -1,4 +1,4 @@
-"""The class-data-sharing archive for the Hail driver JVM (callset.jvm_cds)."""
+"""The class-data-sharing archive for the Hail driver JVM (callset.runtime.jvm_cds)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callset import jvm_cds
+from callset.runtime import jvm_cds
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_session_jvm_maps_the_archive_when_installed(hail_session) -> None:
     """After make install built the archive, the tests' own driver JVM starts with it (and works)."""
     from pyspark import SparkContext
 
-    from callset.java import find_java_home
+    from callset.runtime.java import find_java_home
 
     path = jvm_cds.archive_path(find_java_home())
     if not path.is_file():

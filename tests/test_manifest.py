@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from callset.errors import ManifestError
-from callset.manifest import read_manifest, resolve_member
+from callset.intake.manifest import read_manifest, resolve_member
 
 
 def write(tmp: Path, text: str) -> Path:

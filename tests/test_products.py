@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import TESTDATA
 
-from callset.reference import load_reference
-from callset.release import write_release
+from callset.core.reference import load_reference
+from callset.release.auxiliary import AOU_LAYOUT
+from callset.release.write import ReleaseInputs, ReleaseSettings, write_release
 
 GRCH38 = load_reference("GRCh38")
 VDS = TESTDATA / "vds" / "1kg_chr22_5_samples.vds"
@@ -56,12 +57,15 @@ def release(hail_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("products")
     qc = write_qc_tables(root / "qc")
     out = root / "releases" / "v1"
+    settings = ReleaseSettings.from_config({
+        "target_variants_per_shard": 10**6, "smaller_callsets": ["acaf", "exome", "clinvar"],
+        "acaf": {"min_ac": 100, "min_af": 0.5}, "exome_gene_model": str(write_gff3(root / "genes.gff3")),
+        "exome_padding": 15, "exports": ["vcf", "plink", "bgen"], "public_summary": True, "suppress_below": 20,
+    })
     manifest = write_release(
-        cohort_vds=str(VDS), release_dir=out, release="v1", research_ids=RIDS, withdrawn={WITHDRAWN},
-        input_batches=["b1"], reference=GRCH38, target_variants_per_shard=10**6, qc_tables=qc,
-        smaller_callsets=["acaf", "exome", "clinvar"], acaf={"min_ac": 100, "min_af": 0.5},
-        exome_gene_model=str(write_gff3(root / "genes.gff3")), exome_padding=15,
-        exports=["vcf", "plink", "bgen"], public_summary=True, suppress_below=20,
+        ReleaseInputs(cohort_vds=str(VDS), research_ids=RIDS, withdrawn=frozenset({WITHDRAWN}), input_batches=("b1",),
+                      qc_tables=qc),
+        release_dir=out, release="v1", reference=GRCH38, settings=settings,
     )
     return out, manifest
 
@@ -145,7 +149,8 @@ def test_sample_qc_exclusions_counted_not_named_and_aux_tables(hail_session, rel
     assert manifest["n_samples"] == 3 and manifest["n_withdrawn_excluded"] == 1
     assert manifest["n_hard_filtered_excluded"] == 1 and manifest["sample_qc"]["applied"]
     assert sorted(manifest["sample_qc"]["aux"]) == sorted(
-        f"aux/{n}.tsv" for n in ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples"))
+        [f"aux/{n}.tsv" for n in ("sample_qc", "related_pairs", "ancestry_preds", "flagged_samples")]
+        + [f"aux/{p}" for p in AOU_LAYOUT])
     released = set((out / "samples.tsv").read_text().split()[1:])
     assert released == {RIDS[s] for s in ("HG00187", "HG00308", "HG00313")}
     for p in out.rglob("*"):  # neither left-out sample is named anywhere (text files and Hail column keys)
@@ -163,8 +168,40 @@ def test_sample_qc_exclusions_counted_not_named_and_aux_tables(hail_session, rel
     assert "`clinvar`: 0 variants" in notes and "no ClinVar annotation" in notes
 
 
+def test_aux_tables_in_the_all_of_us_layout(release):
+    """aux/ancestry, aux/relatedness, aux/qc hold the AoU names and columns, released samples only."""
+    import pandas as pd
+
+    out, manifest = release
+
+    def read(p: str) -> pd.DataFrame:
+        return pd.read_csv(out / "aux" / p, sep="\t", dtype=str, keep_default_na=False)
+
+    released = {RIDS[s] for s in ("HG00187", "HG00308", "HG00313")}
+    preds = read("ancestry/ancestry_preds.tsv")
+    assert list(preds.columns) == ["research_id", "ancestry_pred", "probabilities", "pca_features"]
+    assert set(preds.research_id) == released
+    row = preds.set_index("research_id").loc[RIDS["HG00313"]]
+    assert row.ancestry_pred == "afr" and json.loads(row.probabilities) == {"afr": 0.9}
+    assert json.loads(row.pca_features) == [0.1, -0.2]
+    rel = read("relatedness/relatedness.tsv")
+    assert list(rel.columns) == ["i.s", "j.s", "kin"]
+    assert rel.values.tolist() == [[RIDS["HG00187"], RIDS["HG00308"], "0.24"]]  # the pair with a left-out sample: gone
+    assert list(read("relatedness/relatedness_flagged_samples.tsv").columns) == ["sample_id"]
+    assert read("relatedness/relatedness_flagged_samples.tsv").empty  # nobody flagged "related" here
+    flagged = read("qc/flagged_samples.tsv")
+    assert flagged.values.tolist() == [[RIDS["HG00308"], "outlier_n_snp"]] and list(flagged.columns) == [
+        "s", "qc_metrics_filters"]
+    metrics = read("qc/genomic_metrics.tsv")
+    assert list(metrics.columns) == ["research_id", "mean_coverage", "genome_coverage", "contamination",
+                                     "inferred_karyotype"]
+    assert set(metrics.research_id) == released
+    # today's paths keep working
+    assert all((out / "aux" / f"{n}.tsv").is_file() for n in ("sample_qc", "related_pairs", "ancestry_preds"))
+
+
 def test_release_verifies_clean_and_lists_every_file(hail_session, release):
-    from callset.verify import verify_release
+    from callset.release.verify import verify_release
 
     out, manifest = release
     assert verify_release(out) == []
@@ -225,20 +262,20 @@ def _kept(mt):
 
 class TestMembership:
     def test_acaf_ac_or_group_af_and_whole_sites(self, hand_mt):
-        from callset.products import filter_acaf
+        from callset.release.callsets import filter_acaf
 
         assert _kept(filter_acaf(hand_mt, min_ac=100, min_af=0.01)) == [(100, "A"), (300, "A"), (500, "A"),
                                                                          (500, "C")]
 
     def test_acaf_thresholds_can_be_switched_off(self, hand_mt):
-        from callset.products import filter_acaf
+        from callset.release.callsets import filter_acaf
 
         assert _kept(filter_acaf(hand_mt, min_ac=100, min_af=None)) == [(100, "A"), (500, "A"), (500, "C")]
         assert _kept(filter_acaf(hand_mt, min_ac=None, min_af=0.01)) == [(300, "A"), (500, "A"), (500, "C")]
         assert _kept(filter_acaf(hand_mt, min_ac=None, min_af=None)) == []
 
     def test_acaf_uses_all_without_groups(self, hand_mt, hail_session):
-        from callset.products import filter_acaf
+        from callset.release.callsets import filter_acaf
 
         hl = hail_session
         only_all = hand_mt.annotate_rows(freq=hl.dict([("all", hand_mt.freq["all"])]))
@@ -246,13 +283,13 @@ class TestMembership:
         assert got == [(100, "A"), (200, "A"), (500, "A"), (500, "C")]
 
     def test_clinvar_needs_a_classification(self, hand_mt):
-        from callset.products import filter_clinvar
+        from callset.release.callsets import filter_clinvar
 
         assert _kept(filter_clinvar(hand_mt)) == [(100, "A"), (500, "A")]
         assert _kept(filter_clinvar(hand_mt.drop("clinvar"))) == []
 
     def test_exome_padding_boundaries(self, hand_mt, tmp_path):
-        from callset.products import filter_exome, read_exon_intervals
+        from callset.release.callsets import filter_exome, read_exon_intervals
 
         gff = tmp_path / "g.gff3"
         gff.write_text("##gff-version 3\nchr22\tt\texon\t215\t285\t.\t+\t.\tParent=T\n"
@@ -270,7 +307,7 @@ class TestMembership:
 
 def test_haploid_calls_export_to_plink_and_bgen_as_homozygous(hail_session, tmp_path):
     """chrX non-PAR calls of XY samples are haploid (GT 0 / 1); PLINK and BGEN store them as 0/0, 1/1."""
-    from callset.products import export_shard
+    from callset.release.exports import export_shard
 
     hl = hail_session
     mt = hl.utils.range_matrix_table(n_rows=4, n_cols=3)
@@ -292,3 +329,17 @@ def test_haploid_calls_export_to_plink_and_bgen_as_homozygous(hail_session, tmp_
     bgen = hl.import_bgen(str(tmp_path / "bgen" / "shard.bgen"), entry_fields=["GT"],
                           sample_file=str(tmp_path / "bgen" / "shard.sample"))
     assert {(r.locus.position, r.s): r.GT for r in bgen.entries().collect()} == want
+
+
+def test_every_filter_name_variant_qc_can_emit_is_described_for_the_vcf_header():
+    """A FILTER/FT value without a ##FILTER line makes htslib warn on every record (and strict readers fail)."""
+    from callset.release.exports import VCF_METADATA
+    from callset.variant_qc.filters import GENOTYPE_FILTERS, SITE_FILTERS
+    from callset.variant_qc.learned import FILTER_NAMES
+
+    described = VCF_METADATA["filter"]
+    for name in (*SITE_FILTERS, *GENOTYPE_FILTERS, *FILTER_NAMES.values()):
+        assert described.get(name, {}).get("Description", "").strip(), name
+    for kind in ("info", "format"):
+        for name, meta in VCF_METADATA[kind].items():
+            assert meta["Description"].strip(), (kind, name)

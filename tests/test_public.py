@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from callset.public import COLUMNS, Counts, assign_levels, suppress_row
+from callset.release.public import COLUMNS, Counts, assign_levels, suppress_row
 
 K = 20
 
@@ -115,7 +115,7 @@ class TestLevels:
 @pytest.fixture(scope="module")
 def simulated_summary(hail_session, tmp_path_factory):
     """Balding-Nichols genotypes: 3 groups of different sizes + unassigned samples, 600 variants."""
-    from callset.public import write_public_summary
+    from callset.release.public import write_public_summary
 
     hl = hail_session
 

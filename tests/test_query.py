@@ -7,13 +7,13 @@ import json
 import shutil
 
 import pytest
-from conftest import TESTDATA
+from conftest import TESTDATA, bare_release_settings
 
 from callset.cli import main as cli_main
+from callset.core.reference import load_reference
 from callset.errors import ReleaseError
-from callset.query import overlapping_shards, parse_region
-from callset.reference import load_reference
-from callset.release import write_release
+from callset.release.query import overlapping_shards, parse_region
+from callset.release.write import ReleaseInputs, write_release
 
 GRCH38 = load_reference("GRCh38")
 VDS = TESTDATA / "vds" / "1kg_chr22_5_samples.vds"
@@ -25,8 +25,9 @@ REGION = "chr22:10600000-10700000"
 @pytest.fixture(scope="module")
 def release(hail_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("query") / "releases" / "v1"
-    m = write_release(cohort_vds=str(VDS), release_dir=out, release="v1", research_ids=RIDS, withdrawn=set(),
-                      input_batches=["b1"], reference=GRCH38, target_variants_per_shard=20)
+    m = write_release(ReleaseInputs(cohort_vds=str(VDS), research_ids=RIDS, input_batches=("b1",)),
+                      release_dir=out, release="v1", reference=GRCH38,
+                      settings=bare_release_settings(target_variants_per_shard=20))
     return out, m
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from callset.registry import Decision, Registry, export_research_ids
+from callset.intake.registry import Decision, Registry, export_research_ids
 
 
 def dec(sid: str, status: str = "accepted", md5: str | None = None, **kw) -> Decision:

@@ -7,10 +7,13 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import bare_release_settings
 
+from callset.core.reference import load_reference
 from callset.errors import ReleaseError
-from callset.reference import load_reference
-from callset.release import compute_shards, digest_of, file_inventory, prepare_release_vds, write_release
+from callset.release.manifest import digest_of, file_inventory
+from callset.release.shards import compute_shards
+from callset.release.write import ReleaseInputs, prepare_release_vds, write_release
 
 GRCH38 = load_reference("GRCh38")
 SAMPLES = ["HG00187", "HG00190", "HG00308", "HG00313", "HG00320", "NA18507"]
@@ -20,8 +23,8 @@ RIDS = {s: f"CS{i:09d}" for i, s in enumerate(SAMPLES, 1)}
 def _cohort(tmp: Path, size: int) -> str:
     from conftest import make_batch
 
-    from callset.intake import run_intake
-    from callset.joint_call import combine_batch
+    from callset.intake.run import run_intake
+    from callset.joint_call.combine import combine_batch
 
     d = make_batch(tmp / "inbox", "b1", SAMPLES)
     run_intake(d, out_dir=tmp / "intake", registry_path=tmp / "registry.sqlite")
@@ -44,8 +47,10 @@ def cohorts(hail_session, tmp_path_factory):
 def release(cohorts, tmp_path_factory):
     out = tmp_path_factory.mktemp("rel") / "releases" / "v1"
     manifest = write_release(
-        cohort_vds=cohorts[0], release_dir=out, release="v1", research_ids=RIDS, withdrawn={"HG00190"},
-        input_batches=["b1"], reference=GRCH38, target_variants_per_shard=60,
+        ReleaseInputs(cohort_vds=cohorts[0], research_ids=RIDS, withdrawn=frozenset({"HG00190"}),
+                      input_batches=("b1",)),
+        release_dir=out, release="v1", reference=GRCH38,
+        settings=bare_release_settings(target_variants_per_shard=60),
     )
     return out, manifest
 
@@ -114,8 +119,8 @@ def test_withdrawn_sample_is_gone_everywhere(hail_session, release):
 def test_release_is_immutable(cohorts, release):
     out, _ = release
     with pytest.raises(ReleaseError, match="immutable"):
-        write_release(cohort_vds=cohorts[0], release_dir=out, release="v1", research_ids=RIDS, withdrawn=set(),
-                      input_batches=["b1"], reference=GRCH38)
+        write_release(ReleaseInputs(cohort_vds=cohorts[0], research_ids=RIDS, input_batches=("b1",)),
+                      release_dir=out, release="v1", reference=GRCH38)
 
 
 def test_more_than_50_partitions_densify_the_same(hail_session, cohorts, tmp_path):
@@ -126,8 +131,9 @@ def test_more_than_50_partitions_densify_the_same(hail_session, cohorts, tmp_pat
     outs = []
     for name, path in (("coarse", coarse), ("fine", fine)):
         out = tmp_path / name
-        write_release(cohort_vds=path, release_dir=out, release=name, research_ids=RIDS, withdrawn=set(),
-                      input_batches=["b1"], reference=GRCH38, target_variants_per_shard=10**6)
+        write_release(ReleaseInputs(cohort_vds=path, research_ids=RIDS, input_batches=("b1",)),
+                      release_dir=out, release=name, reference=GRCH38,
+                      settings=bare_release_settings(target_variants_per_shard=10**6))
         outs.append(out)
     mts = [hl.read_matrix_table(str(o / "mt" / "shard_00001.mt")) for o in outs]
     assert mts[1].n_partitions() > 50

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs
 
 from callset.sample_qc import CheckStatus
-from callset.sample_qc.accuracy import read_truth, score, shared_haplotype_pairs
 from callset.sample_qc.outliers import hard_filter_reasons, mad_outliers, outlier_flags, residuals
 
 # ------------------------------------------------------------------------------------------ pure rules
@@ -244,7 +244,7 @@ def check_report(path: Path, *, figures: set[str]) -> _Parser:
 @pytest.fixture(scope="module")
 def sim_qc(default_cohort):
     """The default cohort (conftest.DEFAULT_COHORT: intake relaxed so planted anomalies reach QC), sample QC."""
-    from callset.joint_call import read_cohort_vds
+    from callset.core.cohort import read_cohort_vds
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
 
     p = default_cohort
@@ -489,12 +489,12 @@ def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
     # the release carries sample QC (aux tables) and variant QC (FT, site annotations, VAT)
     release = tmp_path / "results" / "releases" / "v1"
     manifest = json.loads((release / "manifest.json").read_text())
-    assert manifest["sample_qc"]["applied"] and len(manifest["sample_qc"]["aux"]) == 4
+    assert manifest["sample_qc"]["applied"] and len(manifest["sample_qc"]["aux"]) == 4 + 5  # + the AoU layout
     assert all((release / a).is_file() for a in manifest["sample_qc"]["aux"])
     assert manifest["vat"]["summary"]["n_variants_in"] == manifest["n_variants"]
     assert (release / "vat" / "vat.tsv.bgz").is_file() and (release / "vat" / "vat.tsv.bgz.tbi").is_file()
     code = (
-        "import hail as hl, json, sys; from callset.hail_setup import setup_hail; "
+        "import hail as hl, json, sys; from callset.runtime.hail_setup import setup_hail; "
         f"setup_hail(master='local[2]', tmp_dir='{tmp_path}/htmp', driver_memory='2g'); "
         f"mt = hl.read_matrix_table('{release}/' + json.load(open('{release}/manifest.json'))['shards'][0]['path']); "
         "print(json.dumps({'entry': sorted(mt.entry), 'row': sorted(mt.row), "

@@ -43,7 +43,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sim_vds(sim: Path, hail_session, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from callset.variant_qc.evaluate import combine_simulated
+    from harness.variant_qc_evaluate import combine_simulated
 
     work = tmp_path_factory.mktemp("vqc_vds")
     return combine_simulated(sim, str(work / "cohort.vds"), str(work / "combine"))
@@ -159,7 +159,7 @@ class TestCalibrationBins:
 
 
 def test_learned_filter_precision_recall_on_planted_artefacts(sim: Path, sim_sites):
-    from callset.variant_qc.evaluate import artefact_metrics
+    from harness.variant_qc_evaluate import artefact_metrics
 
     ht, summary = sim_sites
     m = artefact_metrics(ht, sim / "artefacts.tsv")
@@ -325,7 +325,7 @@ def test_clinvar_join_on_real_chr22(real_sites, hail_session):
 def test_clinvar_callset_known_empty_only_without_classifications(real_sites, hail_session, tmp_path):
     """The release skips the per-shard ClinVar write only when no site is classified (one pass over sites)."""
     hl = hail_session
-    from callset.release import clinvar_empty_reason
+    from callset.release.write import clinvar_empty_reason
 
     ht, _ = real_sites
     assert clinvar_empty_reason(_written(ht, tmp_path, "with")) == {}
@@ -392,7 +392,7 @@ def _tiny_mt(hl):
 
 def test_genotype_filter_and_frequencies_hand_computed(hail_session):
     hl = hail_session
-    from callset.variant_qc.release import annotate_frequencies, annotate_genotype_filter
+    from callset.variant_qc.shard_annotations import annotate_frequencies, annotate_genotype_filter
 
     mt = annotate_genotype_filter(_tiny_mt(hl))
     anc = {"s1": "EUR", "s2": "EUR", "s3": "AFR", "s5": "AFR"}
@@ -418,7 +418,7 @@ def test_genotype_filter_and_frequencies_hand_computed(hail_session):
 
 def test_read_ancestry_from_sample_qc_tsv(hail_session, tmp_path: Path):
     from callset.variant_qc import VariantQCError
-    from callset.variant_qc.release import read_ancestry
+    from callset.variant_qc.shard_annotations import read_ancestry
 
     p = tmp_path / "sample_qc.tsv"
     p.write_text("research_id\tancestry\tpass\nR1\tAFR\tyes\nR2\t\tyes\nR3\tEUR\tno\n")
@@ -433,7 +433,7 @@ def release_mt(sim: Path, sim_vds: str, sim_sites, hail_session, tmp_path_factor
     """The simulated cohort as a release-like shard: dense, split, GT/AD/DP/GQ, AC>0, with all annotations."""
     hl = hail_session
     from callset.variant_qc.pipeline import dense_split_mt
-    from callset.variant_qc.release import (
+    from callset.variant_qc.shard_annotations import (
         annotate_frequencies,
         annotate_genotype_filter,
         annotate_sites,

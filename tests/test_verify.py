@@ -11,10 +11,10 @@ import pytest
 from conftest import TESTDATA
 
 from callset.cli import main as cli_main
+from callset.core.reference import load_reference
 from callset.errors import ReleaseError
-from callset.reference import load_reference
-from callset.release import write_release
-from callset.verify import verify_release
+from callset.release.verify import verify_release
+from callset.release.write import ReleaseInputs, ReleaseSettings, write_release
 
 GRCH38 = load_reference("GRCh38")
 VDS = TESTDATA / "vds" / "1kg_chr22_5_samples.vds"
@@ -34,14 +34,16 @@ def releases(hail_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("verify")
     early = hl.vds.filter_samples(hl.vds.read_vds(str(VDS)), SAMPLES[:4], remove_dead_alleles=True)
     early.write(str(root / "early.vds"))
-    opts = dict(reference=GRCH38, target_variants_per_shard=40, smaller_callsets=["acaf"], acaf={"min_af": 0.3},
-                exports=["vcf", "plink", "bgen"])
+    settings = ReleaseSettings.from_config({"target_variants_per_shard": 40, "smaller_callsets": ["acaf"],
+                                            "acaf": {"min_af": 0.3}, "exports": ["vcf", "plink", "bgen"],
+                                            "public_summary": False})
+    opts = dict(reference=GRCH38, settings=settings)
     rel = root / "releases"
-    v1 = write_release(cohort_vds=str(root / "early.vds"), release_dir=rel / "v1", release="v1",
-                       research_ids={s: RIDS[s] for s in SAMPLES[:4]}, withdrawn=set(), input_batches=["b1"], **opts)
+    v1 = write_release(ReleaseInputs(cohort_vds=str(root / "early.vds"), research_ids={s: RIDS[s] for s in SAMPLES[:4]},
+                                     input_batches=("b1",)), release_dir=rel / "v1", release="v1", **opts)
     before = tree_hash(rel / "v1")
-    v2 = write_release(cohort_vds=str(VDS), release_dir=rel / "v2", release="v2", research_ids=RIDS,
-                       withdrawn={"HG00187"}, input_batches=["b1", "b2"], **opts)
+    v2 = write_release(ReleaseInputs(cohort_vds=str(VDS), research_ids=RIDS, withdrawn=frozenset({"HG00187"}),
+                                     input_batches=("b1", "b2")), release_dir=rel / "v2", release="v2", **opts)
     return rel, v1, v2, before
 
 

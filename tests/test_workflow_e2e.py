@@ -220,7 +220,7 @@ def test_dry_run_and_lint_on_the_demo_config(tmp_path):
     import yaml
 
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     cfg.update(inbox=str(REPO / cfg["inbox"]), results=str(tmp_path / "results"))
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [str(VENV_BIN / "snakemake"), "--cores", "2", "--directory", str(tmp_path), "-s", str(REPO / "Snakefile"),
@@ -233,3 +233,29 @@ def test_dry_run_and_lint_on_the_demo_config(tmp_path):
                           timeout=300)
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
     assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_callset_verify_passes_on_the_release_snakemake_wrote(pipeline):
+    """Snakemake's own bookkeeping in the release folder (.snakemake_timestamp) is not a problem; the files
+    the manifest lists all check out (QC-off config; tests/test_release_trust.py covers the default one)."""
+    root, _ = pipeline
+    release = root / "results" / "releases" / "v1"
+    assert (release / ".snakemake_timestamp").exists()
+    proc = subprocess.run([str(VENV_BIN / "callset"), "verify", str(release), "--no-hail"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_native_report_of_a_run(pipeline):
+    """`make report`'s command on a finished run: one self-contained HTML with the release summary (+ notes)
+    and the run's statistics."""
+    root, _ = pipeline
+    out = root / "results" / "report.html"
+    proc = run_snakemake(root, root / "config.yaml", "--report", str(out))
+    assert "Report created" in proc.stdout + proc.stderr and out.stat().st_size > 100_000
+    summary = (root / "results" / "reports" / "release_v1.md").read_text()
+    assert "callset release v1" in summary and "samples:  6" in summary
+    text = out.read_text(errors="replace")
+    assert "release_v1.md" in text and "Release" in text

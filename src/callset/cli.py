@@ -1,7 +1,8 @@
 """The ``callset`` command: small operator and researcher tools around the workflow.
 
 Subcommands: ``summary`` (print a release summary), ``verify`` (check a release's integrity), ``query``
-(one region of a release), ``simulate`` (cohort simulator), more per stage.
+(one region of a release), ``simulate`` (cohort simulator), ``browser`` (public variant browser: ``build``,
+``serve``), more per stage.
 """
 
 from __future__ import annotations
@@ -10,26 +11,26 @@ import argparse
 import logging
 import sys
 
+from callset.core.logs import setup_logging
 from callset.errors import CallsetError
-from callset.logs import setup_logging
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from callset.summary import release_summary
+    from callset.release.summary import release_summary
 
     print(release_summary(args.release_dir))
     return 0
 
 
 def _hail(args: argparse.Namespace) -> None:
-    from callset.hail_setup import setup_hail
+    from callset.runtime.hail_setup import setup_hail
 
     setup_hail(master=args.master, driver_memory=args.driver_memory, tmp_dir=args.tmp_dir,
                log_path=f"{args.tmp_dir}/hail.log")
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from callset.verify import verify_release
+    from callset.release.verify import verify_release
 
     if not args.no_hail:
         _hail(args)
@@ -44,7 +45,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from callset.query import query_region, read_sample_list, write_query
+    from callset.release.query import query_region, read_sample_list, write_query
 
     _hail(args)
     samples = read_sample_list(args.samples) if args.samples else None
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_simulate(sub)
+    from callset.browser.cli import add_parser as add_browser
+
+    add_browser(sub)
     return p
 
 

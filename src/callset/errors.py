@@ -9,10 +9,6 @@ class ManifestError(CallsetError):
     """A batch's manifest.tsv is malformed (names file, row and column)."""
 
 
-class IntakeError(CallsetError):
-    """A batch cannot be taken in at all (as opposed to one rejected sample)."""
-
-
 class ConfigError(CallsetError):
     """The workflow configuration is inconsistent in a way a schema cannot express."""
 

@@ -610,8 +610,7 @@ def run_from_cohort(
     outliers: Mapping[str, Any] | None = None,
 ) -> SampleQCResult:
     """Read the cohort step's VDS and the intake tables, run every check, write ``out_dir``."""
-    from callset.joint_call import read_cohort_vds
-    from callset.workflow import cohort_parts
+    from callset.core.cohort import cohort_parts, read_cohort_vds
 
     if not cohort_parts(cohort_step):
         raise CallsetError(f"{cohort_step}: the cohort has no VDS (no sample accepted yet)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from callset.reference import load_reference
+from callset.core.reference import load_reference
 
 WindowKind = Literal["autosome", "par", "x_nonpar", "y"]
 

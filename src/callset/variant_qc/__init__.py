@@ -2,7 +2,7 @@
 population and cohort frequencies, and the variant annotation table (VAT).
 
 - :mod:`callset.variant_qc.pipeline` — the cohort VDS → ``<results>/variant_qc/sites.ht`` (stage rule);
-- :mod:`callset.variant_qc.release` — pure functions the release applies to each dense split shard;
+- :mod:`callset.variant_qc.shard_annotations` — pure functions the release applies to each dense split shard;
 - :mod:`callset.variant_qc.vat` — the VAT export (bgzipped, tabix-indexed TSV + schema/README).
 """
 

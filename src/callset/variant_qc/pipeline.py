@@ -102,7 +102,7 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
 def dense_split_mt(vds: hl.vds.VariantDataset) -> hl.MatrixTable:
     """Dense, split MT with entries GT/AD/DP/GQ and rows ``as_stats`` (this allele's sums), ``n_alt_alleles``.
 
-    Built like the release shards (``callset.release.dense_shard_mt``) so the keys agree.
+    Built like the release shards (``callset.release.shards.dense_shard_mt``) so the keys agree.
     """
     vd = annotate_allele_stats(vds.variant_data)
     vd = vd.annotate_rows(n_alt_alleles=hl.len(vd.alleles) - 1)
@@ -248,8 +248,7 @@ def run_variant_qc(
     *, cohort_step: str, out_ht: str, summary_json: str, work_dir: str, **kwargs: Any
 ) -> dict[str, Any]:
     """Stage entry: read the cohort VDS of ``cohort_step``, write ``out_ht`` and ``summary_json``."""
-    from callset.joint_call import read_cohort_vds
-    from callset.workflow import cohort_parts
+    from callset.core.cohort import cohort_parts, read_cohort_vds
 
     if not cohort_parts(cohort_step):
         raise VariantQCError(f"{cohort_step}: the cohort has no samples yet (every sample so far was rejected)")

@@ -1,5 +1,11 @@
 """The variant annotation table (VAT), in the spirit of All of Us's: one row per variant × transcript.
 
+Columns that mean what an All of Us VAT column means carry its name (``vid, transcript, contig, position,
+ref_allele, alt_allele, variant_type, dbsnp_rsid, gene_symbol, consequence, aa_change,
+dna_change_in_transcript, clinvar_classification, clinvar_phenotype, gvs_<group>_ac/an/af/sc, gvs_max_af,
+gvs_max_subpop``); the others are this project's (``worst_consequence``, ``clinvar_review_status``,
+``filter_status``, ``learned_filter_score``, ``gvs_<group>_hc`` homozygote counts).
+
 ``write_vat(rows, out_dir)`` writes into ``out_dir``:
 
 - ``vat.tsv.bgz`` (+ ``.tbi``) — tab-separated, BGZF-compressed, header line first, sorted by contig and
@@ -38,13 +44,15 @@ BASE_COLUMNS: list[tuple[str, str, str]] = [
     ("ref_allele", "string", "reference allele"),
     ("alt_allele", "string", "alternate allele"),
     ("variant_type", "string", "SNV, insertion, deletion or MNV"),
+    ("dbsnp_rsid", "string", "rsID(s) of the variant (the gVCF ID column, ';'-joined; empty when none)"),
     ("gene_symbol", "string", "gene of this transcript (empty when intergenic or not annotated)"),
     ("transcript", "string", "transcript id (empty when intergenic or not annotated)"),
     ("consequence", "string",
      "bcftools csq consequence on this transcript ('&'-joined when compound); 'intergenic' without a "
      "transcript; empty when consequences were not annotated (no GFF3 configured)"),
     ("aa_change", "string", "amino-acid change on this transcript (bcftools csq, e.g. 57R>57W)"),
-    ("dna_change", "string", "DNA change (bcftools csq, e.g. 10000170C>T)"),
+    ("dna_change_in_transcript", "string", "DNA change on this transcript (bcftools csq, e.g. 10000170C>T); "
+     "named `dna_change` before issue 19"),
     ("worst_consequence", "string", "most severe consequence of the variant over all transcripts"),
     ("clinvar_classification", "string", "ClinVar CLNSIG (as in the ClinVar VCF)"),
     ("clinvar_phenotype", "string", "ClinVar CLNDN"),
@@ -141,11 +149,12 @@ def write_vat(
         "variant_type": _s(hl.case().when((hl.len(ref) == 1) & (hl.len(alt) == 1), "SNV")
                            .when(hl.len(ref) == hl.len(alt), "MNV")
                            .when(hl.len(ref) < hl.len(alt), "insertion").default("deletion")),
+        "dbsnp_rsid": _s(ht.rsid) if "rsid" in ht.row else hl.str(""),
         "gene_symbol": _s(hl.or_else(ht._tx.gene, ht.gene)),
         "transcript": _s(ht._tx.transcript),
         "consequence": _s(hl.or_else(ht._tx.consequence, ht.consequence)),
         "aa_change": _s(ht._tx.aa_change),
-        "dna_change": _s(ht._tx.dna_change),
+        "dna_change_in_transcript": _s(ht._tx.dna_change),
         "worst_consequence": _s(ht.consequence),
         "clinvar_classification": _s(ht.clinvar.clnsig),
         "clinvar_phenotype": _s(ht.clinvar.clndn),

@@ -1,0 +1,541 @@
+"""One-pass gVCF content scan (numpy-vectorised, with a line-by-line fallback that names each problem)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from callset.core.reference import Reference
+from callset.intake.checks.files import VALID_BASES, Decoded, decode_member
+from callset.intake.checks.gvcf_header import GvcfHeader, htslib_header_check, parse_header
+from callset.intake.checks.gvcf_vec import (
+    LUT_ALT,
+    LUT_BASE,
+    U64,
+    W_END,
+    W_NONREF,
+    W_STAR,
+    concat_spans,
+    end_key_offsets,
+    gather,
+    parse_uint64,
+    u64view,
+    word,
+)
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------------------------------
+# gVCF scan
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GvcfScan:
+    """What one streaming pass over a gVCF found."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    extents: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # recoded contig -> (first POS, last END)
+    n_records: int = 0
+    n_variant_records: int = 0
+    needs_recoding: bool = False
+    md5: str = ""
+    compression: str = ""
+    complete: bool = False  # whole file decoded
+    contig_counts: dict[str, int] = field(default_factory=dict)  # contig as in the file -> records
+    contig_last_pos: dict[str, int] = field(default_factory=dict)  # contig as in the file -> last POS
+
+
+class _Scanner:
+    """Checks decoded gVCF text fed in pieces; results go into ``out``."""
+
+    def __init__(
+        self,
+        path: Path,
+        sample_id: str,
+        reference: Reference,
+        recode: Mapping[str, str],
+        out: GvcfScan,
+        max_problems: int,
+    ) -> None:
+        self.path = path
+        self.sample_id = sample_id
+        self.ref = reference
+        self.recode = recode
+        self.out = out
+        self.max_problems = max_problems
+        self.counts: dict[str, int] = {}
+        self.header_lines: list[str] = []
+        self.header: GvcfHeader | None = None
+        self.carry = b""
+        self.line_no = 0  # lines consumed so far (1-based numbering of the next is line_no + 1)
+        self.rec_no = 0
+        self.last_chrom: bytes | None = None
+        self.last_pos = 0
+        self.done_contigs: set[bytes] = set()
+        self.contig_ok: dict[bytes, bool] = {}
+        self.has_ref_block = False
+        self.ncols = 10
+
+    # -- problems ---------------------------------------------------------------------------------
+    def problem(self, kind: str, msg: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] <= self.max_problems:
+            self.out.problems.append(msg)
+
+    def where(self, line_no: int, chrom: str | None = None, pos: int | None = None) -> str:
+        loc = f" ({chrom}:{pos})" if chrom is not None and pos is not None else ""
+        rec = line_no - (self.header.n_lines if self.header else 0)
+        return f"{self.path}: line {line_no} (record {rec}){loc}"
+
+    # -- feeding ----------------------------------------------------------------------------------
+    def feed(self, text: bytes) -> None:
+        if self.carry:
+            text = self.carry + text
+            self.carry = b""
+        if self.header is None:
+            text = self._header_part(text)
+            if self.header is None or not text:
+                return
+        cut = text.rfind(b"\n")
+        if cut < 0:
+            self.carry = text
+            return
+        self.carry = text[cut + 1 :]
+        self._records(text[: cut + 1])
+
+    def finish(self) -> None:
+        if self.header is None:
+            rest = self.carry
+            self.carry = b""
+            if rest:
+                self._header_part(rest + (b"" if rest.endswith(b"\n") else b"\n"))
+            if self.header is None:
+                self._set_header()
+        if self.carry:
+            self._records(self.carry + b"\n")
+            self.carry = b""
+
+    def _header_part(self, text: bytes) -> bytes:
+        pos = 0
+        while pos < len(text):
+            if text[pos : pos + 1] != b"#":
+                self._set_header()
+                return text[pos:]
+            nl = text.find(b"\n", pos)
+            if nl < 0:
+                self.carry = text[pos:]
+                return b""
+            self.header_lines.append(text[pos:nl].decode("utf-8", "replace"))
+            pos = nl + 1
+        return b""
+
+    def _set_header(self) -> None:
+        h, problems = parse_header(self.header_lines, self.path)
+        self.header = h
+        self.line_no = h.n_lines
+        self.out.problems.extend(problems)
+        self.ncols = len(h.columns) if h.columns else 10
+        if len(h.samples) != 1:
+            self.out.problems.append(
+                f"{self.path}: header has {len(h.samples)} sample columns {h.samples[:5]}, expected exactly 1"
+            )
+        elif h.samples[0] != self.sample_id:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", h.samples[0]):
+                self.out.problems.append(
+                    f"{self.path}: line {h.n_lines}: header sample name {h.samples[0]!r} "
+                    "is not a valid sample ID"
+                )
+            self.out.problems.append(
+                f"{self.path}: header sample name {h.samples[0]!r} does not match manifest sample_id "
+                f"{self.sample_id!r}"
+            )
+        wrong_len, unknown = [], []
+        for name, ln in h.contigs.items():
+            target = self.recode.get(name, name)
+            ref_len = self.ref.lengths.get(target)
+            if ref_len is None:
+                unknown.append(name)
+            elif ln is not None and ln != ref_len:
+                wrong_len.append(f"{name} ({ln} vs {self.ref.name} {ref_len})")
+        if wrong_len:
+            self.out.problems.append(
+                f"{self.path}: {len(wrong_len)} header contig lengths differ from {self.ref.name}, e.g. "
+                f"{', '.join(wrong_len[:3])} (wrong reference build?)"
+            )
+        if unknown:
+            msg = (
+                f"{self.path}: {len(unknown)} of {len(h.contigs)} header contigs are not in {self.ref.name} "
+                f"(after contig_recoding), e.g. {unknown[:3]}"
+            )
+            if len(unknown) * 2 > len(h.contigs):
+                self.out.problems.append(msg + " (wrong reference build or contig naming?)")
+            else:
+                self.out.notes.append(msg)
+
+    # -- records ----------------------------------------------------------------------------------
+    def _records(self, buf: bytes) -> None:
+        """Check complete lines in ``buf`` (ends with a newline)."""
+        a = np.frombuffer(buf, np.uint8)
+        nl = np.flatnonzero(a == 10)
+        n = len(nl)
+        if n == 0:
+            return
+        starts = np.empty(n, np.int64)
+        starts[0] = 0
+        starts[1:] = nl[:-1] + 1
+        tabs = np.flatnonzero(a == 9)
+        end_tab = np.searchsorted(tabs, nl)
+        ntabs = np.diff(end_tab, prepend=0)
+        need = self.ncols - 1
+        first_line = self.line_no + 1
+        self.line_no += n
+        self.rec_no += n
+        # CHROM of every line: up to the first tab (or the whole line)
+        first_tab_i = end_tab - ntabs
+        first_tab = np.where(
+            ntabs > 0, tabs[np.clip(first_tab_i, 0, max(len(tabs) - 1, 0))] if len(tabs) else nl, nl
+        )
+        clen = first_tab - starts
+        # per-line flags: True = needs the detailed Python check
+        flag = ntabs != need
+        if need != 9:
+            flag[:] = True
+        good = np.flatnonzero(~flag)
+        pos = np.zeros(n, np.int64)
+        end = np.zeros(n, np.int64)
+        is_block = np.zeros(n, bool)
+        if len(good):
+            t = tabs[end_tab[good][:, None] - 9 + np.arange(9)]
+            e = nl[good]
+            v64 = u64view(a)
+            lim = len(v64) - 1
+            # words are read at field starts: a line whose last field starts in the buffer's last
+            # 8 bytes goes to the detailed check instead
+            bad = t[:, 8] + 1 > lim
+            t = np.minimum(t, lim - 1)
+            # POS
+            p, ok = parse_uint64(v64, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
+            bad |= ~ok | (p < 1)
+            # REF
+            rlen = t[:, 3] - t[:, 2] - 1
+            bad |= rlen < 1
+            r1 = rlen == 1
+            bad[r1] |= ~LUT_BASE[a[t[r1, 2] + 1]]
+            multi = np.flatnonzero(rlen > 1)
+            if len(multi):
+                idx, seg = concat_spans(t[multi, 2] + 1, rlen[multi])
+                bad[multi] |= np.add.reduceat(~LUT_BASE[a[idx]], seg) > 0
+            # ALT
+            alen = t[:, 4] - t[:, 3] - 1
+            aw = v64[t[:, 3] + 1]
+            blk = ((alen == 9) & (aw == W_NONREF) & (a[np.minimum(t[:, 3] + 9, len(a) - 1)] == 62)) | (
+                (alen == 3) & ((aw & U64(0xFFFFFF)) == W_STAR)
+            )
+            n_alt = np.ones(len(good), np.int64)
+            other = np.flatnonzero(~blk)
+            bad[other[alen[other] < 1]] = True
+            other = other[alen[other] >= 1]
+            if len(other):
+                idx, seg = concat_spans(t[other, 3] + 1, alen[other])
+                c = a[idx]
+                lt = np.cumsum(c == 60)
+                gt = np.cumsum(c == 62)
+                depth = lt - gt
+                base_depth = np.repeat(np.where(seg > 0, depth[np.maximum(seg - 1, 0)], 0), alen[other])
+                rel = depth - base_depth
+                inside = (rel > 0) | (c == 62)
+                badc = ~(LUT_ALT[c] | inside | (c == 60))
+                # a symbolic allele cannot contain '<' or ',' and brackets must balance within the field
+                badc |= (rel > 1) | (rel < 0) | ((c == 44) & (rel > 0))
+                bad[other] |= np.add.reduceat(badc, seg) > 0
+                bad[other] |= rel[np.r_[seg[1:], len(c)] - 1] != 0
+                n_alt[other] = np.add.reduceat(c == 44, seg) + 1
+            # INFO: END=<digits> exactly, or no END at all (checked with a regex over the rest)
+            ilen = t[:, 7] - t[:, 6] - 1
+            has_end = (ilen > 4) & ((v64[t[:, 6] + 1] & U64(0xFFFFFFFF)) == W_END)
+            endv = np.zeros(len(good), np.int64)
+            he = np.flatnonzero(has_end)
+            if len(he):
+                ev, eok = parse_uint64(v64, t[he, 6] + 5, ilen[he] - 4)
+                endv[he] = ev
+                bad[he] |= ~eok
+            ne = np.flatnonzero(~has_end)
+            if len(ne):
+                joined = b"\n".join(
+                    buf[i:j] for i, j in zip((t[ne, 6] + 1).tolist(), t[ne, 7].tolist(), strict=True)
+                )
+                hits = end_key_offsets(joined)
+                if hits:
+                    offs = np.zeros(len(ne), np.int64)
+                    np.cumsum(ilen[ne][:-1] + 1, out=offs[1:])
+                    bad[ne[np.searchsorted(offs, hits, side="right") - 1]] = True
+            ref_end = p + rlen - 1
+            end_g = np.where(has_end, endv, ref_end)
+            bad |= end_g < p
+            # a reference block must carry END; a variant record may not be a block without END
+            bad |= blk & ~has_end
+            # FORMAT starts with GT
+            flen = t[:, 8] - t[:, 7] - 1
+            fw = v64[t[:, 7] + 1]
+            gt_first = (fw & U64(0xFFFF)) == word(b"GT")
+            bad |= ~(gt_first & ((flen == 2) | (((fw >> U64(16)) & U64(0xFF)) == 58)))
+            # sample GT: d[/|]d or d (haploid) or ./.
+            slen = e - t[:, 8] - 1
+            gw = v64[t[:, 8] + 1]
+            g0 = (gw & U64(0xFF)).astype(np.int64)
+            g1 = ((gw >> U64(8)) & U64(0xFF)).astype(np.int64)
+            g2 = ((gw >> U64(16)) & U64(0xFF)).astype(np.int64)
+            g3 = ((gw >> U64(24)) & U64(0xFF)).astype(np.int64)
+            dig0 = (g0 >= 48) & (g0 <= 57)
+            dig2 = (g2 >= 48) & (g2 <= 57)
+            sep = (g1 == 47) | (g1 == 124)
+            term3 = (slen == 3) | ((slen > 3) & (g3 == 58))
+            term1 = (slen == 1) | ((slen > 1) & (g1 == 58))
+            dip = dig0 & sep & dig2 & term3
+            hap = dig0 & term1
+            miss = (g0 == 46) & sep & (g2 == 46) & term3
+            n_all = n_alt + 1
+            a0 = g0 - 48
+            a1 = g2 - 48
+            gt_ok = (dip & (a0 < n_all) & (a1 < n_all)) | (hap & (a0 < n_all)) | miss
+            bad |= ~gt_ok | (slen < 1)
+            flag[good[bad]] = True
+            pos[good] = p
+            end[good] = end_g
+            is_block[good] = blk
+        # detailed checks for flagged lines
+        for i in np.flatnonzero(flag).tolist():
+            line = buf[int(starts[i]) : int(nl[i])]
+            r = self._check_record(line, first_line + i)
+            pos[i], end[i], is_block[i] = r
+        self.out.n_variant_records += int(n - is_block.sum())
+        self.has_ref_block = self.has_ref_block or bool(is_block.any())
+        self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
+
+    def _order_and_contigs(
+        self,
+        a: np.ndarray,
+        starts: np.ndarray,
+        clen: np.ndarray,
+        pos: np.ndarray,
+        end: np.ndarray,
+        first_line: int,
+        n: int,
+    ) -> None:
+        w = int(max(int(clen.max()), 1))
+        ch = gather(a, starts, w)
+        ch[np.arange(w) >= clen[:, None]] = 0
+        change = np.ones(n, bool)
+        if n > 1:
+            change[1:] = (clen[1:] != clen[:-1]) | (ch[1:] != ch[:-1]).any(1)
+        run_starts = np.flatnonzero(change)
+        names = [bytes(ch[i, : clen[i]]) for i in run_starts.tolist()]
+        if names and names[0] == self.last_chrom:
+            change[0] = False
+        run_ends = np.r_[run_starts[1:], n]
+        # sortedness inside runs (and across the chunk boundary)
+        prev = np.empty(n, np.int64)
+        prev[0] = self.last_pos if not change[0] else 0
+        prev[1:] = pos[:-1]
+        prev[change] = 0
+        unsorted = np.flatnonzero((pos < prev) & (pos > 0))
+        for i in unsorted[: self.max_problems + 1].tolist():
+            chrom = bytes(ch[i, : clen[i]]).decode("utf-8", "replace")
+            self.problem(
+                "sort",
+                f"{self.where(first_line + i, chrom, int(pos[i]))}: records not sorted "
+                f"(POS {pos[i]} after {prev[i]})",
+            )
+        if len(unsorted) > self.max_problems + 1:
+            self.counts["sort"] += len(unsorted) - self.max_problems - 1
+        for name, rs, re_ in zip(names, run_starts.tolist(), run_ends.tolist(), strict=True):
+            chrom = name.decode("utf-8", "replace")
+            line = first_line + rs
+            if name != self.last_chrom:
+                if name in self.done_contigs:
+                    self.problem(
+                        "sort",
+                        f"{self.where(line, chrom, int(pos[rs]))}: records not sorted "
+                        f"(contig {chrom} seen before)",
+                    )
+                if self.last_chrom is not None:
+                    self.done_contigs.add(self.last_chrom)
+                self.last_chrom = name
+            ok = self.contig_ok.get(name)
+            target = self.recode.get(chrom, chrom)
+            if chrom in self.recode:
+                self.out.needs_recoding = True
+            if ok is None:
+                ok = target in self.ref.lengths
+                self.contig_ok[name] = ok
+                if not ok:
+                    self.problem(
+                        "contig",
+                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} is not in {self.ref.name}"
+                        + (" (after contig_recoding)" if self.recode else ""),
+                    )
+                assert self.header is not None
+                if self.header.contigs and chrom not in self.header.contigs:
+                    self.problem(
+                        "contig",
+                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} "
+                        "is not declared in the header",
+                    )
+            self.out.contig_counts[chrom] = self.out.contig_counts.get(chrom, 0) + (re_ - rs)
+            p = pos[rs:re_]
+            e = end[rs:re_]
+            valid = p > 0
+            if ok and valid.any():
+                first = int(p[valid].min())
+                last = int(e[valid].max())
+                f0, l0 = self.out.extents.get(target, (first, last))
+                self.out.extents[target] = (min(f0, first), max(l0, last))
+                ln = self.ref.lengths[target]
+                beyond = np.flatnonzero(e > ln)
+                for j in beyond[: self.max_problems].tolist():
+                    self.problem(
+                        "len",
+                        f"{self.where(line + j, chrom, int(p[j]))}: END {e[j]} beyond {target} length {ln}",
+                    )
+            if re_ > rs and pos[re_ - 1] > 0:
+                self.last_pos = int(pos[re_ - 1])
+                self.out.contig_last_pos[chrom] = self.last_pos
+
+    def _check_record(self, raw: bytes, line_no: int) -> tuple[int, int, bool]:
+        """Detailed check of one line; returns ``(pos, end, is_reference_block)`` (0s when unusable)."""
+        line = raw.decode("utf-8", "replace")
+        if line.endswith("\r"):
+            self.problem("format", f"{self.where(line_no)}: CRLF line ending")
+            line = line[:-1]
+        if not line.strip():
+            self.problem("format", f"{self.where(line_no)}: empty line")
+            return 0, 0, False
+        f = line.split("\t")
+        chrom = f[0]
+        if len(f) < 8:
+            self.problem(
+                "format",
+                f"{self.where(line_no)}: only {len(f)} tab-separated columns "
+                "(8 fixed + FORMAT + sample expected)",
+            )
+            return 0, 0, False
+        try:
+            pos = int(f[1])
+            if pos < 1:
+                raise ValueError
+        except ValueError:
+            self.problem("pos", f"{self.where(line_no)}: POS {f[1]!r} is not a positive integer")
+            return 0, 0, False
+        where = self.where(line_no, chrom, pos)
+        if len(f) != self.ncols:
+            self.problem("format", f"{where}: {len(f)} columns, header has {self.ncols}")
+        ref, alts = f[3], f[4].split(",") if f[4] not in (".", "") else []
+        if not VALID_BASES.match(ref):
+            self.problem("ref", f"{where}: invalid REF {ref!r} (only A,C,G,T,N allowed)")
+        for alt in alts:
+            if not (VALID_BASES.match(alt) or alt == "*" or re.fullmatch(r"<[^<>,\s]+>", alt)):
+                self.problem("alt", f"{where}: invalid ALT allele {alt!r} (bases, '*' or a symbolic <ID>)")
+        info = f[7]
+        end_s = None
+        for kv in info.split(";"):
+            if kv.startswith("END="):
+                end_s = kv[4:]
+        is_block = end_s is not None and bool(alts) and all(a in ("<NON_REF>", "<*>") for a in alts)
+        if end_s is not None:
+            try:
+                end = int(end_s)
+            except ValueError:
+                self.problem("end", f"{where}: INFO END={end_s!r} is not an integer")
+                end = pos + max(len(ref), 1) - 1
+            else:
+                if end < pos:
+                    self.problem("end", f"{where}: END {end} is before POS {pos}")
+        else:
+            end = pos + max(len(ref), 1) - 1
+            if alts and all(a in ("<NON_REF>", "<*>") for a in alts):
+                self.problem("end", f"{where}: reference block (ALT {f[4]}) without INFO END")
+        # genotype
+        if len(f) >= 10:
+            fmt = f[8].split(":")
+            sample = f[9]
+            if sample in ("", "."):
+                self.problem("gt", f"{where}: no value for the sample column")
+            elif fmt[0] != "GT":
+                self.problem("gt", f"{where}: FORMAT {f[8]!r} does not start with GT")
+            else:
+                gt = sample.split(":", 1)[0]
+                alleles = re.split(r"[/|]", gt)
+                n_alleles = 1 + len(alts)
+                if len(alleles) not in (1, 2):
+                    self.problem("gt", f"{where}: GT {gt!r} has ploidy {len(alleles)} (1 or 2 expected)")
+                for al in alleles:
+                    if al == ".":
+                        continue
+                    if not al.isdigit():
+                        self.problem("gt", f"{where}: GT {gt!r} is not a valid genotype")
+                        break
+                    if int(al) >= n_alleles:
+                        self.problem(
+                            "gt", f"{where}: GT {gt!r} allele index {al} out of range ({n_alleles} alleles)"
+                        )
+                        break
+        elif len(f) >= 8:
+            self.problem("gt", f"{where}: no FORMAT/sample columns")
+        return pos, end, is_block
+
+    def summarize(self) -> None:
+        for kind, n in self.counts.items():
+            if n > self.max_problems:
+                self.out.problems.append(
+                    f"{self.path}: ... {n - self.max_problems} more {kind} problems not shown"
+                )
+
+
+def scan_gvcf(
+    path: Path,
+    *,
+    sample_id: str,
+    reference: Reference,
+    contig_recoding: Mapping[str, str] | None = None,
+    max_problems: int = 5,
+) -> GvcfScan:
+    """Stream the whole gVCF once: raw bytes (md5, BGZF blocks, CRCs, EOF), header and every record.
+
+    Checks: bgzip integrity (every block decodes, EOF marker); exactly one sample named ``sample_id``;
+    gVCF-ness (reference blocks with END and a ``<NON_REF>``/``<*>`` allele); records sorted; END >= POS;
+    REF/ALT bases; GT ploidy and allele indices; contigs known to ``reference`` with matching lengths
+    after ``contig_recoding``; END within the contig. Collects per-contig extents for import partitioning
+    and per-contig record counts (compared with the index by :func:`check_index`). At most
+    ``max_problems`` record-level problems of each kind are listed.
+    """
+    path = Path(path)
+    recode = dict(contig_recoding or {})
+    out = GvcfScan()
+    st = Decoded()
+    sc = _Scanner(path, sample_id, reference, recode, out, max_problems)
+    try:
+        for piece in decode_member(path, st):
+            sc.feed(piece)
+        sc.finish()
+    except OSError as e:
+        out.problems.append(f"{path}: cannot read: {e}")
+    out.problems[:0] = st.problems
+    sc.summarize()
+    out.md5, out.compression, out.complete = st.md5, st.compression, st.complete
+    out.n_records = sc.rec_no
+    if sc.rec_no == 0:
+        out.problems.append(f"{path}: no records")
+    elif not sc.has_ref_block:
+        out.problems.append(f"{path}: no reference blocks (<NON_REF>/<*> with END): not a gVCF")
+    if out.compression == "bgzf" and out.complete and sc.header is not None and sc.header.columns:
+        out.problems.extend(htslib_header_check(path))
+    return out

@@ -1,0 +1,130 @@
+"""Exports of one release shard: bgzipped VCF + ``.tbi``, PLINK 1.9 ``.bed/.bim/.fam``, BGEN 1.2 (8 bit).
+
+VCFs are standard: a ``##contig`` line with length for every contig of the reference, ``##FILTER`` for every
+filter value (site filters, learned-filter labels and genotype-filter codes used by ``FT``), a description for
+every INFO/FORMAT field and ``##reference``/``##source`` lines naming the build and the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import hail as hl
+
+from callset.errors import ConfigError
+
+EXPORT_FORMATS = ("vcf", "plink", "bgen")
+
+
+def diploid_gt_expr(gt: hl.expr.CallExpression) -> hl.expr.CallExpression:
+    """Haploid calls (chrX non-PAR / chrY of XY samples) as homozygous diploid calls, the PLINK 1.9 and
+    BGEN-v1.2-hard-call convention; diploid calls unchanged. The VCF export keeps the haploid call."""
+    return hl.if_else(gt.ploidy == 1, hl.call(gt[0], gt[0]), gt)
+
+
+def gp_from_gt_expr(gt: hl.expr.CallExpression) -> hl.expr.ArrayExpression:
+    """Hard-call genotype probabilities ``[P(0/0), P(0/1), P(1/1)]`` of a biallelic diploid call."""
+    n = gt.n_alt_alleles()
+    return hl.or_missing(
+        hl.is_defined(gt) & (gt.ploidy == 2),
+        hl.range(3).map(lambda i: hl.float64(hl.int32(i == n))),
+    )
+
+
+def vcf_ready(mt: hl.MatrixTable) -> hl.MatrixTable:
+    """Rows ``rsid, filters?, info{AC, AN, AF}`` and the exportable entries (GT, AD, DP, GQ, FT?)."""
+    rows: dict[str, hl.expr.Expression] = {
+        "info": hl.struct(AC=hl.array([mt.AC]), AN=mt.AN, AF=hl.array([mt.AF])),
+    }
+    if "filters" in mt.row and isinstance(mt.filters.dtype, hl.tset):
+        rows["filters"] = mt.filters
+    if "rsid" in mt.row:
+        rows["rsid"] = mt.rsid
+    entries = [f for f in ("GT", "AD", "DP", "GQ") if f in mt.entry]
+    if "FT" in mt.entry and mt.FT.dtype in (hl.tstr, hl.tset(hl.tstr)):
+        entries.append("FT")
+    return mt.select_rows(**rows).select_entries(*entries).select_cols().select_globals()
+
+
+#: every FILTER value a released VCF can carry: variant QC's site filters and learned-filter labels (row
+#: FILTER) and the genotype filter's codes (FORMAT FT uses the same codes, as the VCF specification asks).
+#: A test checks that every name the variant-QC code can emit is described here.
+FILTER_DESCRIPTIONS = {
+    "ExcessHet": "Site fails the excess heterozygosity test (phred-scaled HWE p-value above variant_qc.site_filters)",
+    "NO_HQ_GENOTYPES": "No sample has a high-quality (GQ/DP/allele-balance passing) non-reference genotype",
+    "EXCESS_ALLELES": "Site has more alternate alleles than variant_qc.site_filters.max_alt_alleles",
+    "LowQual": "Allele-specific QUALapprox below the SNV/indel threshold of variant_qc.site_filters",
+    "high_CALIBRATION_SENSITIVITY_SNP": "SNV outside the learned filter's calibration sensitivity threshold",
+    "high_CALIBRATION_SENSITIVITY_INDEL": "Indel outside the learned filter's calibration sensitivity threshold",
+    "LowGQ": "Genotype filter: GQ below variant_qc.genotype_filter.min_gq",
+    "LowDP": "Genotype filter: DP below variant_qc.genotype_filter.min_dp",
+    "LowAB": "Genotype filter: heterozygous allele balance below variant_qc.genotype_filter.min_het_ab",
+}
+
+
+VCF_METADATA = {
+    "filter": {name: {"Description": desc} for name, desc in FILTER_DESCRIPTIONS.items()},
+    "info": {
+        "AC": {"Number": "A", "Type": "Integer", "Description": "Allele count in released genotypes"},
+        "AN": {"Number": "1", "Type": "Integer", "Description": "Number of called alleles"},
+        "AF": {"Number": "A", "Type": "Float", "Description": "Allele frequency (AC/AN)"},
+    },
+    "format": {
+        "GT": {"Number": "1", "Type": "String", "Description": "Genotype"},
+        "AD": {"Number": "R", "Type": "Integer", "Description": "Allelic depths"},
+        "DP": {"Number": "1", "Type": "Integer", "Description": "Read depth"},
+        "GQ": {"Number": "1", "Type": "Integer", "Description": "Genotype quality"},
+        "FT": {"Number": "1", "Type": "String",
+               "Description": "Genotype filter: PASS or the ;-separated failed criteria (LowGQ, LowDP, LowAB)"},
+    },
+}
+
+
+def vcf_header_lines(*, reference_genome: str, release: str | None = None) -> list[str]:
+    """``##reference`` and ``##source`` lines naming the reference genome and the callset release."""
+    from callset import __version__
+
+    src = f"callset {__version__}" + (f", release {release}" if release else "")
+    return [f"##reference={reference_genome}", f"##source={src}"]
+
+
+def export_shard(
+    mt: hl.MatrixTable, root: Path, rel_stem: str, *, formats: Iterable[str] = EXPORT_FORMATS,
+    reference_genome: str = "GRCh38", release: str | None = None,
+) -> dict[str, list[str]]:
+    """Export one split shard in ``formats``; return format -> files written (relative to ``root``).
+
+    ``rel_stem`` like ``acaf/{fmt}/shard_00001``: VCF ``.vcf.bgz`` + ``.tbi`` (a ``##contig`` line with length
+    for every contig of the reference, ``##FILTER`` for every filter value, a description for every field,
+    ``##reference``/``##source`` naming the build and ``release``); PLINK ``.bed/.bim/.fam``; BGEN ``.bgen`` +
+    ``.sample`` + ``.bgen.idx2/`` (hard-call GP from GT).
+    """
+    import tempfile
+
+    out: dict[str, list[str]] = {}
+    for fmt in formats:
+        stem = rel_stem.format(fmt=fmt)
+        (root / stem).parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "vcf":
+            path = root / f"{stem}.vcf.bgz"
+            with tempfile.NamedTemporaryFile("w", suffix=".header.txt") as extra:  # outside the release
+                extra.write("\n".join(vcf_header_lines(reference_genome=reference_genome, release=release)) + "\n")
+                extra.flush()
+                hl.export_vcf(vcf_ready(mt), str(path), metadata=VCF_METADATA, tabix=True,
+                              append_to_header=extra.name)
+            out[fmt] = [f"{stem}.vcf.bgz", f"{stem}.vcf.bgz.tbi"]
+        elif fmt == "plink":
+            hl.export_plink(mt, str(root / stem), call=diploid_gt_expr(mt.GT), ind_id=mt.s)
+            out[fmt] = [f"{stem}.bed", f"{stem}.bim", f"{stem}.fam"]
+        elif fmt == "bgen":
+            bmt = mt.select_entries(GP=gp_from_gt_expr(diploid_gt_expr(mt.GT)))
+            bmt = bmt.select_rows().select_cols().select_globals()
+            hl.export_bgen(bmt, str(root / stem))
+            hl.index_bgen(str(root / f"{stem}.bgen"), reference_genome=reference_genome)
+            out[fmt] = [f"{stem}.bgen", f"{stem}.sample", f"{stem}.bgen.idx2"]
+        else:
+            raise ConfigError(f"release_options.exports: unknown format {fmt!r}; known: {EXPORT_FORMATS}")
+        for crc in (root / stem).parent.glob(f".{Path(stem).name}.*.crc"):  # Hadoop sidecars: noise for users
+            crc.unlink()
+    return out

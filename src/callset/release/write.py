@@ -1,0 +1,512 @@
+"""Release: the cohort VDS -> a research-ready, immutable release directory.
+
+Layout of ``<results>/releases/<release>/`` (a public contract, see README "Using a release"):
+
+- ``vds/`` — the cohort VariantDataset with research IDs, withdrawn participants removed, GQ-0 reference
+  blocks dropped and reference blocks capped at ``ref_block_max_length`` (GVS hygiene);
+- ``mt/shard_NNNNN.mt`` — dense, multi-allelic-split MatrixTables, one per contiguous interval (never
+  crossing a chromosome; together they tile every contig that has data from position 1 to its end),
+  balanced by variant count; entries ``GT, AD, DP, GQ``; rows ``variant_qc`` and ``AC, AN, AF``;
+- ``samples.tsv`` — the research IDs in the release;
+- ``manifest.json`` — what, when, from which batches, with which software, shards with intervals and
+  counts, and every file with its size and sha256.
+
+The release is written under ``releases/.<release>.partial`` and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import hail as hl
+
+from callset.config import section
+from callset.core.cohort import cohort_parts, read_cohort_step, read_cohort_vds
+from callset.core.reference import Reference
+from callset.errors import ReleaseError
+from callset.release.auxiliary import NO_GROUP, read_sample_qc, release_ancestry, write_aux_tables
+from callset.release.callsets import callset_filters, ensure_frequencies, has_clinvar_expr, read_exon_intervals
+from callset.release.exports import export_shard
+from callset.release.guard import read_withdrawals, write_private_provenance
+from callset.release.manifest import MANIFEST_FORMAT, digest_of, file_inventory, software_versions, written_row_count
+from callset.release.notes import compare_releases, find_previous_release, release_notes
+from callset.release.public import write_public_summary
+from callset.release.shards import ENTRY_FIELDS, Shard, ShardAnnotator, compute_shards, dense_shard_mt
+
+log = logging.getLogger(__name__)
+
+
+def prepare_release_vds(
+    vds: hl.vds.VariantDataset,
+    research_ids: Mapping[str, str],
+    *,
+    ref_block_max_length: int = 1000,
+    drop_gq0_reference_blocks: bool = True,
+) -> hl.vds.VariantDataset:
+    """Keep the samples in ``research_ids`` (sample_id -> research_id), rename them, apply GVS hygiene.
+
+    Alleles seen only in removed samples are dropped (and rows left with none). GQ-0 reference blocks
+    become no-calls; reference blocks are capped at ``ref_block_max_length`` (stored in the globals,
+    which makes interval filtering cheap).
+    """
+    keep = sorted(research_ids)
+    vds = hl.vds.filter_samples(vds, hl.literal(keep), keep=True, remove_dead_alleles=True)
+    mapping = hl.literal(dict(research_ids))
+    rd = vds.reference_data.key_cols_by(s=mapping[vds.reference_data.s])
+    vd = vds.variant_data.key_cols_by(s=mapping[vds.variant_data.s])
+    if drop_gq0_reference_blocks:
+        rd = rd.filter_entries(rd.GQ > 0)
+    out = hl.vds.VariantDataset(rd, vd)
+    return hl.vds.truncate_reference_blocks(out, max_ref_block_base_pairs=ref_block_max_length)
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """How a release is made: the ``release_options`` config section (+ ``sample_qc.exclude_hard_filtered``).
+
+    Built once with :meth:`from_config`; keys not given take the schema's defaults (:mod:`callset.config`).
+    """
+
+    target_variants_per_shard: int
+    ref_block_max_length: int
+    drop_gq0_reference_blocks: bool
+    smaller_callsets: tuple[str, ...]
+    acaf_min_ac: int | None
+    acaf_min_af: float | None
+    exome_gene_model: str | None
+    exome_padding: int
+    exports: tuple[str, ...]
+    public_summary: bool
+    suppress_below: int
+    exclude_hard_filtered: bool
+
+    @classmethod
+    def from_config(
+        cls, release_options: Mapping[str, Any] | None = None, *, exclude_hard_filtered: bool | None = None
+    ) -> ReleaseSettings:
+        o = section("release_options", release_options)
+        if exclude_hard_filtered is None:
+            exclude_hard_filtered = section("sample_qc")["exclude_hard_filtered"]
+        return cls(
+            target_variants_per_shard=int(o["target_variants_per_shard"]),
+            ref_block_max_length=int(o["ref_block_max_length"]),
+            drop_gq0_reference_blocks=bool(o["drop_gq0_reference_blocks"]),
+            smaller_callsets=tuple(o["smaller_callsets"]),
+            acaf_min_ac=o["acaf"]["min_ac"],
+            acaf_min_af=o["acaf"]["min_af"],
+            exome_gene_model=o["exome_gene_model"],
+            exome_padding=int(o["exome_padding"]),
+            exports=tuple(o["exports"]),
+            public_summary=bool(o["public_summary"]),
+            suppress_below=int(o["suppress_below"]),
+            exclude_hard_filtered=bool(exclude_hard_filtered),
+        )
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """What a release is made from: the cohort, who is in it, who left, and sample QC's tables."""
+
+    cohort_vds: str | hl.vds.VariantDataset
+    research_ids: Mapping[str, str]  # sample_id -> research_id of every accepted participant
+    withdrawn: frozenset[str] = frozenset()  # sample_ids to leave out
+    input_batches: tuple[str, ...] = ()
+    # sample QC outputs (sample_qc, related_pairs, ancestry_preds, flagged_samples -> TSV); None: not run
+    qc_tables: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ShardAnnotations:
+    """Variant QC's part of a release: per-shard annotations, the VAT, callsets known to be empty."""
+
+    annotator: ShardAnnotator | None = None  # applied to each dense shard before it is written
+    vat: bool = False
+    empty_callsets: Mapping[str, str] = field(default_factory=dict)  # name -> why nothing is selected
+
+
+@dataclass
+class SampleSelection:
+    """The released samples (sample_id -> research_id) and why others were left out."""
+
+    keep: dict[str, str]
+    n_withdrawn: int
+    n_hard_filtered: int
+    ancestry: dict[str, str]  # research_id -> genetic ancestry group (released samples with a group)
+
+    @property
+    def released(self) -> set[str]:
+        return set(self.keep.values())
+
+
+def _rm(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def start_partial(final: Path, release: str) -> Path:
+    """Refuse a finished release; return a fresh ``releases/.<name>.partial`` to write into."""
+    if (final / "manifest.json").exists():
+        raise ReleaseError(f"{final}: release {release!r} exists and releases are immutable; name a new release")
+    partial = final.parent / f".{final.name}.partial"
+    if partial.exists():
+        log.info("removing unfinished release attempt %s", partial)
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def select_samples(vds: hl.vds.VariantDataset, inputs: ReleaseInputs, settings: ReleaseSettings) -> SampleSelection:
+    """Cohort samples with a research ID, minus withdrawals and (optionally) samples failing hard filters.
+
+    :raises ReleaseError: a cohort sample has no research ID, or no sample is left.
+    """
+    in_cohort = set(vds.variant_data.s.collect())
+    research_ids, withdrawn = inputs.research_ids, set(inputs.withdrawn)
+    missing = sorted(in_cohort - set(research_ids))
+    if missing:
+        raise ReleaseError(
+            f"{inputs.cohort_vds}: {len(missing)} cohort samples have no research ID, e.g. {missing[:5]}"
+        )
+    keep = {s: r for s, r in research_ids.items() if s in in_cohort and s not in withdrawn}
+    ancestry: dict[str, str] = {}
+    n_hard_filtered = 0
+    if inputs.qc_tables and inputs.qc_tables.get("sample_qc"):
+        qc = read_sample_qc(inputs.qc_tables["sample_qc"], research_ids)
+        failed = set(qc.loc[qc["hard_filter_reasons"].str.strip() != "", "research_id"])
+        if settings.exclude_hard_filtered:
+            before = len(keep)
+            keep = {s: r for s, r in keep.items() if r not in failed}
+            n_hard_filtered = before - len(keep)
+        if "ancestry" in qc.columns:
+            ancestry = {r: a for r, a in zip(qc["research_id"], qc["ancestry"], strict=True) if a not in NO_GROUP}
+    if not keep:
+        raise ReleaseError("no samples left to release")
+    released = set(keep.values())
+    return SampleSelection(keep=keep, n_withdrawn=len(in_cohort & withdrawn), n_hard_filtered=n_hard_filtered,
+                           ancestry={r: a for r, a in ancestry.items() if r in released})
+
+
+@dataclass
+class SmallerCallsets:
+    """The smaller callsets of a release (ACAF, exome, ClinVar): row filters, their shards, what was skipped."""
+
+    filters: dict[str, Callable[[hl.MatrixTable], hl.MatrixTable]]
+    skipped: dict[str, str]  # requested but not written at all (e.g. no gene model), name -> why
+    known_empty: dict[str, str]  # known beforehand to select nothing, name -> why
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    has_clinvar: bool = False
+
+    @classmethod
+    def plan(cls, settings: ReleaseSettings, reference: Reference, empty: Mapping[str, str]) -> SmallerCallsets:
+        skipped: dict[str, str] = {}
+        exome_ivs = None
+        if "exome" in settings.smaller_callsets:
+            if settings.exome_gene_model:
+                exome_ivs = read_exon_intervals(settings.exome_gene_model, padding=settings.exome_padding,
+                                                contig_lengths=reference.lengths)
+            else:
+                skipped["exome"] = "no gene model configured (release_options.exome_gene_model)"
+        filters = callset_filters(acaf_min_ac=settings.acaf_min_ac, acaf_min_af=settings.acaf_min_af,
+                                  exome_intervals=exome_ivs, reference_genome=reference.name,
+                                  names=settings.smaller_callsets)
+        known_empty = {n: why for n, why in empty.items() if n in filters}
+        for name, why in known_empty.items():
+            log.info("%s callset empty (%s): not written", name, why)
+        return cls(filters=filters, skipped=skipped, known_empty=known_empty,
+                   entries={name: {"path": name, "shards": []} for name in filters})
+
+    def write_shard(self, mt: hl.MatrixTable, shard: Shard, i: int, partial: Path, *, release: str,
+                    exports: Sequence[str], reference: Reference) -> None:
+        """Write shard ``i`` of every smaller callset that selects something in it, with its exports."""
+        self.has_clinvar = "clinvar" in mt.row
+        for name, filt in self.filters.items():
+            if (name == "clinvar" and not self.has_clinvar) or name in self.known_empty:
+                continue  # nothing to select: skip an empty write per shard
+            rel = f"{name}/mt/shard_{i:05d}.mt"
+            filt(mt).write(str(partial / rel))
+            n = written_row_count(partial / rel)
+            if n == 0:
+                _rm(partial / rel)
+                continue
+            entry: dict[str, Any] = {"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n,
+                                     "checksum": digest_of(file_inventory(partial, rel))}
+            sub = hl.read_matrix_table(str(partial / rel))
+            entry["exports"] = export_shard(sub, partial, f"{name}/{{fmt}}/shard_{i:05d}", formats=exports,
+                                            reference_genome=reference.name, release=release)
+            self.entries[name]["shards"].append(entry)
+            log.info("  %s: %d variants", name, n)
+
+    def finish(self, partial: Path, settings: ReleaseSettings, ancestry: Mapping[str, str]) -> dict[str, Any]:
+        """The ``callsets`` block of the manifest (empty callsets' folders removed)."""
+        rules = {
+            "acaf": {"min_ac": settings.acaf_min_ac, "min_af": settings.acaf_min_af,
+                     "groups": sorted(set(ancestry.values())) or ["all"], "by_position": True},
+            "exome": {"gene_model": Path(settings.exome_gene_model).name if settings.exome_gene_model else None,
+                      "padding": settings.exome_padding},
+            "clinvar": {"field": "clinvar.clnsig"},
+        }
+        for name, cs in self.entries.items():
+            if not cs["shards"]:
+                _rm(partial / name)
+            cs["n_variants"] = sum(s["n_variants"] for s in cs["shards"])
+            cs["rule"] = rules[name]
+            if name == "clinvar" and not self.has_clinvar:
+                cs["note"] = "empty: no ClinVar annotation in this release (variant QC/annotation not run)"
+            elif name in self.known_empty:
+                cs["note"] = f"empty: {self.known_empty[name]}"
+        return self.entries
+
+
+def write_dense_shard(
+    rvds: hl.vds.VariantDataset, shard: Shard, i: int, partial: Path, *, reference: Reference,
+    annotator: ShardAnnotator | None, ancestry: Mapping[str, str], with_freq: bool,
+) -> tuple[dict[str, Any], hl.MatrixTable]:
+    """Write ``mt/shard_<i>.mt``; return its manifest entry and the written MT (read back)."""
+    rel = f"mt/shard_{i:05d}.mt"
+    mt = dense_shard_mt(rvds, shard, reference_genome=reference.name, shard_annotator=annotator)
+    if with_freq:
+        mt = ensure_frequencies(mt, ancestry)
+    mt.write(str(partial / rel))
+    n = written_row_count(partial / rel)
+    entry = {"path": rel, "interval": shard.interval, **asdict(shard), "n_variants": n,
+             "checksum": digest_of(file_inventory(partial, rel))}
+    log.info("[%d] shard %s: %d variants", i, shard.interval, n)
+    return entry, hl.read_matrix_table(str(partial / rel))
+
+
+def write_side_tables(
+    partial: Path, shard_entries: Sequence[Mapping[str, Any]], chosen: SampleSelection, inputs: ReleaseInputs,
+    settings: ReleaseSettings, annotations: ShardAnnotations,
+) -> dict[str, Any]:
+    """The public summary, the VAT, the ``aux/`` tables and ``samples.tsv``; return their manifest blocks."""
+    shard_mts = [hl.read_matrix_table(str(partial / s["path"])) for s in shard_entries]
+    out: dict[str, Any] = {"public": None, "vat": None, "aux": []}
+    if settings.public_summary:
+        names = write_public_summary(iter(shard_mts), partial / "public", ancestry=chosen.ancestry or None,
+                                     k=settings.suppress_below)
+        out["public"] = {"files": [f"public/{n}" for n in names], "suppress_below": settings.suppress_below}
+    if annotations.vat and shard_mts:
+        from callset.variant_qc.vat import write_vat
+
+        out["vat"] = {"path": "vat", "summary": write_vat(shard_mts, partial / "vat")}
+    if inputs.qc_tables:
+        out["aux"] = [f"aux/{n}" for n in write_aux_tables(inputs.qc_tables, partial / "aux", chosen.released,
+                                                           inputs.research_ids)]
+    samples = sorted(chosen.released)
+    (partial / "samples.tsv").write_text("research_id\n" + "".join(f"{s}\n" for s in samples))
+    return out
+
+
+def finish_release(partial: Path, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Notes against the previous release, the file inventory, ``manifest.json``; then the atomic rename."""
+    prev = find_previous_release(final.parent, final.name)
+    manifest["previous_release"] = prev.name if prev else None
+    diff = None
+    if prev is not None:
+        diff = compare_releases(prev, json.loads((prev / "manifest.json").read_text()), partial, manifest)
+        manifest["changes"] = diff
+    (partial / "RELEASE_NOTES.md").write_text(release_notes(manifest, diff, prev.name if prev else None))
+    manifest["files"] = file_inventory(partial)
+    (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    if final.exists():  # an empty directory left by Snakemake or a crash; a finished one was refused before
+        shutil.rmtree(final)
+    partial.rename(final)
+    return manifest
+
+
+def write_release(
+    inputs: ReleaseInputs,
+    *,
+    release_dir: str | os.PathLike[str],
+    release: str,
+    reference: Reference,
+    settings: ReleaseSettings | None = None,
+    annotations: ShardAnnotations | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a complete release atomically (under ``.<name>.partial``, renamed when done); return its manifest.
+
+    :param settings: how (shard size, smaller callsets, exports, public summary...); schema defaults if None.
+    :param annotations: variant QC's shard annotations and VAT; when they provide no ``freq`` row field,
+        cohort frequencies (``all`` + ancestry groups from sample QC) are added.
+    :param provenance: ``{"config": effective config, "code": code digest}`` recorded in the manifest.
+    :raises ReleaseError: the release exists already, or no sample is left.
+    """
+    settings = settings or ReleaseSettings.from_config()
+    annotations = annotations or ShardAnnotations()
+    final = Path(release_dir)
+    partial = start_partial(final, release)
+    vds = hl.vds.read_vds(inputs.cohort_vds) if isinstance(inputs.cohort_vds, str) else inputs.cohort_vds
+    chosen = select_samples(vds, inputs, settings)
+    log.info("release %s: %d samples (%d withdrawn, %d failing hard filters left out)", release, len(chosen.keep),
+             chosen.n_withdrawn, chosen.n_hard_filtered)
+    prepare_release_vds(vds, chosen.keep, ref_block_max_length=settings.ref_block_max_length,
+                        drop_gq0_reference_blocks=settings.drop_gq0_reference_blocks).write(str(partial / "vds"))
+    rvds = hl.vds.read_vds(str(partial / "vds"))
+    shards = compute_shards(rvds, target_variants=settings.target_variants_per_shard, reference=reference)
+    log.info("release %s: %d shards planned (target %d variants each)", release, len(shards),
+             settings.target_variants_per_shard)
+    callsets = SmallerCallsets.plan(settings, reference, annotations.empty_callsets)
+    with_freq = bool(callsets.filters) or settings.public_summary
+    shard_entries = []
+    for i, shard in enumerate(shards, 1):
+        entry, mt = write_dense_shard(rvds, shard, i, partial, reference=reference, annotator=annotations.annotator,
+                                      ancestry=chosen.ancestry, with_freq=with_freq)
+        shard_entries.append(entry)
+        callsets.write_shard(mt, shard, i, partial, release=release, exports=settings.exports, reference=reference)
+    callset_info = callsets.finish(partial, settings, chosen.ancestry)
+    side = write_side_tables(partial, shard_entries, chosen, inputs, settings, annotations)
+    manifest = release_manifest(release, reference, inputs, chosen, settings, shard_entries, callset_info,
+                                callsets.skipped, side, provenance or {})
+    finish_release(partial, final, manifest)
+    log.info("release %s written to %s", release, final)
+    return manifest
+
+
+def release_manifest(
+    release: str, reference: Reference, inputs: ReleaseInputs, chosen: SampleSelection, settings: ReleaseSettings,
+    shard_entries: list[dict[str, Any]], callsets: dict[str, Any], skipped: dict[str, str], side: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The manifest's content (``files`` and the comparison with the previous release come last)."""
+    code = provenance.get("code")
+    return {
+        "format_version": MANIFEST_FORMAT,
+        "release": release,
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "reference_genome": reference.name,
+        "software": {**software_versions(), **({"callset_code": code} if code else {})},
+        "config": dict(provenance["config"]) if provenance.get("config") is not None else None,
+        "input_batches": list(inputs.input_batches),
+        "n_samples": len(chosen.released),
+        "n_withdrawn_excluded": chosen.n_withdrawn,
+        "n_hard_filtered_excluded": chosen.n_hard_filtered,
+        "n_variants": sum(s["n_variants"] for s in shard_entries),
+        "vds": {"path": "vds", "ref_block_max_length": settings.ref_block_max_length,
+                "gq0_reference_blocks_dropped": settings.drop_gq0_reference_blocks},
+        "entry_fields": list(ENTRY_FIELDS),
+        "shards": shard_entries,
+        "callsets": callsets,
+        "callsets_skipped": skipped,
+        "exports": list(settings.exports) if callsets else [],
+        "sample_qc": {"applied": bool(inputs.qc_tables and inputs.qc_tables.get("sample_qc")),
+                      "exclude_hard_filtered": settings.exclude_hard_filtered, "aux": side["aux"]},
+        "public": side["public"],
+        "vat": side["vat"],
+        "notes": "RELEASE_NOTES.md",
+    }
+
+
+def read_research_ids(path: str | os.PathLike[str]) -> dict[str, str]:
+    """sample_id -> research_id from the private map ``research_ids.tsv``."""
+    import csv
+
+    with open(path, newline="") as f:
+        return {r["sample_id"]: r["research_id"] for r in csv.DictReader(f, delimiter="\t")}
+
+
+def variant_qc_annotator(
+    sites_ht: str, ancestry: Mapping[str, str], genotype_filter: Mapping[str, Any] | None = None
+) -> ShardAnnotator:
+    """Variant QC's per-shard annotations: genotype filter ``FT`` (thresholds from
+    ``variant_qc.genotype_filter``), ``freq`` by ancestry, site annotations."""
+    from callset.variant_qc.shard_annotations import (
+        ancestry_groups,
+        annotate_frequencies,
+        annotate_genotype_filter,
+        annotate_sites,
+    )
+
+    sites = hl.read_table(sites_ht)
+    groups = hl.literal(dict(ancestry)) if ancestry else None
+    gt_filter = dict(genotype_filter or {})
+    present: list[list[str]] = []  # the groups among the columns: every shard has the same columns, ask once
+
+    def annotate(mt: hl.MatrixTable) -> hl.MatrixTable:
+        mt = annotate_genotype_filter(mt, **gt_filter)
+        grp = groups.get(mt.s) if groups is not None else None
+        if grp is not None and not present:
+            present.append(ancestry_groups(mt, grp))
+        mt = annotate_frequencies(mt, grp, groups=present[0] if present else None)
+        return annotate_sites(mt, sites)
+
+    return annotate
+
+
+def clinvar_empty_reason(sites_ht: str) -> dict[str, str]:
+    """``{"clinvar": why}`` when no site of the variant-QC sites table has a ClinVar classification, else ``{}``.
+
+    One pass over the sites table instead of an empty ClinVar write per release shard.
+    """
+
+    sites = hl.read_table(sites_ht)
+    if "clinvar" not in sites.row:
+        return {"clinvar": "no ClinVar annotation in variant QC's sites table"}
+    if sites.aggregate(hl.agg.any(has_clinvar_expr(sites.clinvar))):
+        return {}
+    return {"clinvar": "no site has a ClinVar classification (is variant_qc.clinvar_vcf configured?)"}
+
+
+def write_release_from_cohort(
+    *,
+    cohort_step: str,
+    research_ids_tsv: str,
+    withdrawals: str | None,
+    registry_path: str,
+    release_dir: str,
+    release: str,
+    reference_genome: str,
+    release_options: Mapping[str, Any] | None = None,
+    exclude_hard_filtered: bool | None = None,
+    qc_tables: Mapping[str, str] | None = None,
+    variant_qc_sites: str | None = None,
+    genotype_filter: Mapping[str, Any] | None = None,
+    provenance_record: str | None = None,
+    effective_config: Mapping[str, Any] | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    """The release rule: resolve the cohort step, honour withdrawals (recorded in the registry), then
+    :func:`write_release`.
+
+    :param variant_qc_sites: ``<results>/variant_qc/sites.ht`` when variant QC is activated: each shard then
+        gets the genotype filter, per-ancestry frequencies and the site annotations (filters, ClinVar, ...).
+    :param provenance_record: ``<results>/private/releases/<release>.json``: the withdrawals this release
+        honoured are recorded there (as a digest, mode 0600) so a later run can tell when the list changed.
+    """
+    from callset.core.reference import load_reference
+    from callset.intake.registry import Registry
+
+    if not cohort_parts(cohort_step):
+        raise ReleaseError(f"{cohort_step}: the cohort has no samples yet (every sample so far was rejected)")
+    withdrawn = read_withdrawals(withdrawals)
+    if withdrawn:
+        newly = Registry(registry_path).record_withdrawals(sorted(withdrawn))
+        log.info("withdrawals: %d listed, %d newly recorded in the registry", len(withdrawn), len(newly))
+    research_ids = read_research_ids(research_ids_tsv)
+    settings = ReleaseSettings.from_config(release_options, exclude_hard_filtered=exclude_hard_filtered)
+    annotations = ShardAnnotations()
+    if variant_qc_sites:
+        annotations = ShardAnnotations(
+            annotator=variant_qc_annotator(variant_qc_sites, release_ancestry(qc_tables, research_ids),
+                                           genotype_filter),
+            vat=True,
+            empty_callsets=clinvar_empty_reason(variant_qc_sites) if "clinvar" in settings.smaller_callsets else {},
+        )
+    if provenance_record:  # before the release appears: a finished release always has its record
+        write_private_provenance(provenance_record, release, withdrawn)
+    batches = tuple(read_cohort_step(cohort_step)["batches"])
+    inputs = ReleaseInputs(cohort_vds=read_cohort_vds(cohort_step), research_ids=research_ids,
+                           withdrawn=frozenset(withdrawn), input_batches=batches, qc_tables=qc_tables)
+    return write_release(inputs, release_dir=release_dir, release=release,
+                         reference=load_reference(reference_genome), settings=settings, annotations=annotations,
+                         provenance={"config": effective_config, "code": code})
