@@ -39,4 +39,6 @@ onsuccess:
 
 onerror:
     stop_hail_session(SPARK_TMP)
-    print(f"callset: run failed; per-rule logs are under {LOGS}/", file=sys.stderr)
+    from callset.runtime.smk import failure_summary
+
+    print(failure_summary(log, LOGS), file=sys.stderr)

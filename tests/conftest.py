@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_support import chromium  # noqa: F401 - one session-wide browser for every module (two would nest event loops)
 
 # Force the Spark backend and loopback binding before anything imports hail (GM tests/conftest.py).
 os.environ.setdefault("HAIL_QUERY_BACKEND", "spark")

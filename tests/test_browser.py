@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from browser_support import (
     assert_dom_private,
-    chromium,  # noqa: F401 - fixture
     display,
     download_csv,
     goto,
@@ -84,7 +83,7 @@ def test_site_files_hold_exactly_the_summary_and_no_id(release):
     assert hidden and all(vat[k][0]["gvs_all_ac"] not in ("", "0") for k in hidden[:50])
 
 
-def test_search_by_gene_and_csv_equals_summary(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_search_by_gene_and_csv_equals_summary(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     gene = "SYN2G3"
     expected = [k for k, rows in vat.items() if gene in genes_of(rows)]
@@ -107,7 +106,7 @@ def test_search_by_gene_and_csv_equals_summary(chromium, release, url, tmp_path:
     assert "No variant annotated to a gene named NOPE1" in search(page, "NOPE1")
 
 
-def test_search_by_region_with_and_without_chr(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_search_by_region_with_and_without_chr(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     start, end = 1_100_000, 1_200_000
     expected = [k for k in summary if k[0] == "chr2" and start <= k[1] <= end]
@@ -121,7 +120,7 @@ def test_search_by_region_with_and_without_chr(chromium, release, url, tmp_path:
     assert "No contig chr9" in search(page, "chr9:1-100")
 
 
-def test_search_by_variant_id_both_forms_and_rsid(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_search_by_variant_id_both_forms_and_rsid(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     keys = sorted(summary)
     key = keys[len(keys) // 2]
@@ -137,7 +136,7 @@ def test_search_by_variant_id_both_forms_and_rsid(chromium, release, url, tmp_pa
     assert "not in this release" in search(page, f"{key[0]}-{key[1]}-{key[2]}-{'T' if key[3] != 'T' else 'G'}A")
 
 
-def test_sort_by_counts_and_frequency(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_sort_by_counts_and_frequency(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
 
     def key_count(v: str) -> float:
@@ -163,7 +162,7 @@ def test_sort_by_counts_and_frequency(chromium, release, url, tmp_path: Path):  
     assert genes == sorted(genes, key=str.lower)
 
 
-def test_filter_by_consequence_filter_and_type(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_filter_by_consequence_filter_and_type(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     page = open_page(chromium, url)
     search(page, "chr1:1000000-1400000")
@@ -194,7 +193,7 @@ def read_count_table(page, table: str) -> dict[str, list[str]]:
         " [...r.querySelectorAll('td')].map(t => t.textContent)]))")
 
 
-def test_variant_page_numbers_equal_the_summary(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_variant_page_numbers_equal_the_summary(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     keys = sorted(summary)
     picks = {
@@ -229,7 +228,7 @@ def test_variant_page_numbers_equal_the_summary(chromium, release, url, tmp_path
     assert "not in this release" in page.inner_text("#status")
 
 
-def test_no_small_count_in_any_count_cell_of_the_dom(chromium, release, url, tmp_path: Path):  # noqa: F811
+def test_no_small_count_in_any_count_cell_of_the_dom(chromium, release, url, tmp_path: Path):
     syn, site, summary, vat, ids = release
     page = open_page(chromium, url)
     search(page, "chr2:1000000-1400000")
@@ -243,7 +242,7 @@ def test_no_small_count_in_any_count_cell_of_the_dom(chromium, release, url, tmp
     page.screenshot(path=str(tmp_path / "dom-scan.png"))
 
 
-def test_site_opened_from_disk_works(chromium, release, tmp_path: Path):  # noqa: F811
+def test_site_opened_from_disk_works(chromium, release, tmp_path: Path):
     syn, site, summary, vat, ids = release
     page = open_page(chromium, (site / "index.html").as_uri())
     search(page, "SYN1G2")
@@ -272,7 +271,7 @@ def test_build_errors_name_the_file_and_line(tmp_path: Path, release):
         f.write("chr1\tx\tA\tC\tall\t100\t30\t0.3\t>20\t>20\n")
     proc = subprocess.run([str(VENV_BIN / "callset"), "browser", "build", "--release", str(bad), "--out",
                            str(tmp_path / "out")], capture_output=True, text=True)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # an input error (README: callset exit codes)
     assert proc.stderr.strip().splitlines()[-1] == (
         f"callset: error: {bad}/public/variant_summary.tsv.bgz: line 3: position 'x' is not a number")
     assert not (tmp_path / "out").exists()

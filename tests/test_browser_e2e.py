@@ -15,7 +15,6 @@ import pytest
 import yaml
 from browser_support import (
     assert_dom_private,
-    chromium,  # noqa: F401 - fixture
     display,
     download_csv,
     goto,
@@ -81,7 +80,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.slow
-def test_snakemake_builds_the_site_and_it_shows_only_the_summary(run, chromium, tmp_path: Path):  # noqa: F811
+def test_snakemake_builds_the_site_and_it_shows_only_the_summary(run, chromium, tmp_path: Path):
     results, release, site, ids, clinvar = run
     assert (site / "index.html").is_file() and (results / "logs" / "browser" / "v1.log").is_file()
     assert not (release / "browser").exists()  # outside the immutable release

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 # The test cluster has no accounting (no slurmdbd), so the profile's `sacct` status command cannot work here:
 # squeue instead (MinJobAge=300 in the test slurm.conf) and a 1 s first status check (docs/cluster.md, traps 2-3).
 TEST_CLUSTER_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1")
-RULES = {"intake_batch": 2, "research_ids": 1, "combine_batch": 2, "release": 1}
+# every job of the default workflow, including the release summary and the public browser site (issue 19)
+RULES = {"intake_batch": 2, "research_ids": 1, "combine_batch": 2, "release": 1, "release_summary": 1, "browser": 1}
 
 
 @pytest.fixture(scope="module")

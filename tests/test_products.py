@@ -343,3 +343,19 @@ def test_every_filter_name_variant_qc_can_emit_is_described_for_the_vcf_header()
     for kind in ("info", "format"):
         for name, meta in VCF_METADATA[kind].items():
             assert meta["Description"].strip(), (kind, name)
+
+
+def test_aux_layout_when_no_released_sample_is_flagged(tmp_path):
+    """A release whose samples carry no QC flag (e.g. the flagged one was withdrawn) still writes the AoU aux
+    files, with headers and no rows (seen: a KeyError from pandas reading an empty mask as column labels)."""
+    from callset.release.auxiliary import write_aux_tables
+
+    qc = tmp_path / "sample_qc.tsv"
+    qc.write_text("sample_id\thard_filter_reasons\tflags\tmean_coverage\n"
+                  "S1\t\t\t30.1\nS2\t\trelated\t29.0\n")
+    written = write_aux_tables({"sample_qc": str(qc)}, tmp_path / "aux", {"CS000000001"},
+                               {"S1": "CS000000001", "S2": "CS000000002"})
+    assert "relatedness/relatedness_flagged_samples.tsv" in written and "qc/flagged_samples.tsv" in written
+    for name in ("relatedness/relatedness_flagged_samples.tsv", "qc/flagged_samples.tsv"):
+        lines = (tmp_path / "aux" / name).read_text().splitlines()
+        assert len(lines) == 1, (name, lines)  # the header only: S2 (flagged) is not released

@@ -87,5 +87,5 @@ def test_query_rejects_unknown_samples_and_bad_output(hail_session, release, tmp
     samples = tmp_path / "s.txt"
     samples.write_text("CS999999999\n")
     assert cli_main(["query", "--release", str(out), "--region", REGION, "--samples", str(samples),
-                     "--out", str(tmp_path / "x.mt")]) == 1
-    assert cli_main(["query", "--release", str(out), "--region", REGION, "--out", str(tmp_path / "x.txt")]) == 1
+                     "--out", str(tmp_path / "x.mt")]) == 2  # exit 2: an input error (tests/test_cli_errors.py)
+    assert cli_main(["query", "--release", str(out), "--region", REGION, "--out", str(tmp_path / "x.txt")]) == 2

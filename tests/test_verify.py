@@ -123,4 +123,4 @@ def test_unfinished_release_is_refused(releases, tmp_path):
     (half / "manifest.json").unlink()
     with pytest.raises(ReleaseError, match="no manifest.json"):
         verify_release(half)
-    assert cli_main(["verify", str(half)]) == 1
+    assert cli_main(["verify", str(half)]) == 2  # not a release: an input error, not a damaged release

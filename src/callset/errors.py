@@ -19,3 +19,7 @@ class JavaError(CallsetError):
 
 class ReleaseError(CallsetError):
     """A release cannot be written or verified."""
+
+
+class CohortEmptyError(CallsetError):
+    """Every sample delivered so far was rejected at intake: the cohort has no sample to QC or release."""

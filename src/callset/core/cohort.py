@@ -65,6 +65,34 @@ def cohort_vds_path(step_dir: str | Path) -> str | None:
     return str(parts[0]["vds"])
 
 
+def require_cohort_samples(step_dir: str | Path) -> None:
+    """Refuse, with one line naming the batches and their intake reports, a cohort with no sample yet (every
+    batch so far had every sample rejected): there is nothing to QC or release. No Hail needed.
+
+    :raises CohortEmptyError: the cohort after ``step_dir`` has no VDS part.
+    """
+    from callset.errors import CohortEmptyError
+
+    step_dir = Path(step_dir)
+    if cohort_parts(step_dir):
+        return
+    batches = list(read_cohort_step(step_dir).get("batches") or [step_dir.name])
+    results = step_dir.parents[2]  # <results>/joint/cohort/<batch>
+    said = []
+    for b in batches:
+        report = results / "intake" / b / "report.tsv"
+        try:
+            rows = report.read_text().splitlines()[1:]
+            n = len([r for r in rows if r.strip()])
+            said.append(f"batch {b}: {n} of {n} samples rejected, reasons in {report}")
+        except OSError:
+            said.append(f"batch {b}: no accepted sample")
+    raise CohortEmptyError(
+        f"no sample has been accepted yet ({'; '.join(said)}): nothing to QC or release until a batch with "
+        "accepted samples is added to the inbox"
+    )
+
+
 def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
     """The cohort after a joint-calling step as one VariantDataset: its parts unioned (lazily, no write).
 
@@ -73,12 +101,8 @@ def read_cohort_vds(step_dir: str | Path) -> hl.vds.VariantDataset:
     the VDS one combiner run over all gVCFs would write. Samples listed in a part's ``exclude`` (resubmitted in
     a later batch) are filtered out first.
     """
-    from callset.core.cohort import cohort_parts
-
-    parts = cohort_parts(step_dir)
-    if not parts:
-        raise ValueError(f"{step_dir}: the cohort has no samples yet (every sample so far was rejected)")
-    return union_parts(parts)
+    require_cohort_samples(step_dir)  # CohortEmptyError: every sample so far was rejected
+    return union_parts(cohort_parts(step_dir))
 
 
 def union_parts(parts: Sequence[Mapping[str, object]]) -> hl.vds.VariantDataset:

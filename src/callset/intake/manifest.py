@@ -167,5 +167,6 @@ def resolve_member(batch_dir: Path, rel: str) -> tuple[Path | None, str | None]:
     p = batch_dir / rel
     real = p.resolve()
     if not real.is_relative_to(batch_dir.resolve()):
-        return None, f"path {rel!r} resolves to {real}, outside the batch folder (symlink escape)"
+        log.warning("%s: %r resolves to %s, outside the batch folder", batch_dir, rel, real)
+        return None, f"path {rel!r} is a symlink that leads outside the batch folder (symlink escape)"
     return p, None

@@ -88,6 +88,8 @@ class IntakeResult:
     samples: list[SampleResult]
     research_ids: dict[str, str]
     registry_changed: bool = True
+    #: the batch folder: the reports name files relative to it, as the center wrote them in its manifest
+    batch_dir: Path | None = None
 
     @property
     def n_accepted(self) -> int:
@@ -350,6 +352,7 @@ def run_intake(
         samples=results,
         research_ids=outcome.research_ids,
         registry_changed=outcome.changed,
+        batch_dir=batch_dir,
     )
     write_reports(result, out_dir, staged)
     log.info("%s", result.summary())
@@ -378,6 +381,23 @@ def _clean(s: str) -> str:
     return s.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
+def center_view(text: str, batch_dir: Path | None, out_dir: Path) -> str:
+    """A reason or note as the genome center reads it: its files named as in its manifest (relative to the
+    batch folder), and files the data center made (e.g. a built index) relative to the results folder,
+    never the server's absolute paths. The operator's log keeps the full paths."""
+    prefixes: dict[str, str] = {}
+    results = out_dir.parent.parent  # <results>/intake/<batch>
+    for root, repl in ((results, ""), (batch_dir, "")):
+        if root is None:
+            continue
+        for form in (root, root.absolute(), root.resolve()):
+            prefixes[f"{form}/"] = repl
+    for prefix in sorted(prefixes, key=len, reverse=True):  # the batch folder is inside no results folder
+        if prefix != "./":
+            text = text.replace(prefix, prefixes[prefix])
+    return text
+
+
 def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path]) -> None:
     """Write ``report.tsv``, ``accepted.tsv`` and ``details.tsv`` atomically (temp file, then rename).
 
@@ -385,11 +405,15 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
     or note (e.g. "metrics not provided", "index built") so nothing is lost from the report's one cell.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+
+    def center(msg: str) -> str:
+        return _clean(center_view(msg, result.batch_dir, out_dir))
+
     rows = [
         {
             "sample_id": s.row.sample_id,
             "status": "accepted" if s.accepted else "rejected",
-            "reasons": "; ".join(_clean(r) for r in s.reasons),
+            "reasons": "; ".join(center(r) for r in s.reasons),
         }
         for s in result.samples
     ]
@@ -399,7 +423,7 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
             "manifest_line": str(s.row.line),
             "status": "accepted" if s.accepted else "rejected",
             "kind": kind,
-            "message": _clean(m),
+            "message": center(m),
         }
         for s in result.samples
         for kind, msgs in (("reason", s.reasons), ("note", s.notes))

@@ -152,7 +152,8 @@ def combine_batch(
     }
     parts = prev_parts
     if not rows:
-        log.warning("batch %s has no accepted samples: the cohort is unchanged", batch)
+        log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
+                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(prev_samples))
         info["vds"] = None
     else:
         n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)

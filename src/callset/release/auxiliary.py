@@ -140,7 +140,9 @@ def write_aou_layout(frames: Mapping[str, Any], out_dir: Path) -> list[str]:
     src = qc if qc is not None and "flags" in qc.columns else flagged
     if src is not None and "flags" in src.columns:
         has = src[src["flags"].str.strip() != ""]
-        related = has[has["flags"].str.split(";").map(lambda f: "related" in f)]
+        # an explicit bool mask: on an empty frame .map() gives an object Series, which pandas reads as columns
+        is_related = [("related" in f.split(";")) for f in has["flags"]]
+        related = has[pd.Series(is_related, index=has.index, dtype=bool)]
         out["relatedness/relatedness_flagged_samples.tsv"] = pd.DataFrame(
             {"sample_id": related["research_id"]}, columns=["sample_id"])
         out["qc/flagged_samples.tsv"] = pd.DataFrame(
