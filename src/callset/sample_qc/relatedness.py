@@ -56,9 +56,9 @@ def _pairs(kin_mt: hl.MatrixTable, key: str) -> hl.Table:
     """Upper triangle of a ``hl.king`` matrix as ``id1 < id2, kinship``."""
     ht = kin_mt.entries()
     row_key, col_key = list(kin_mt.row_key), list(kin_mt.col_key)
-    a, b = ht[row_key[0]], ht[col_key[0]]
-    ht = ht.filter(a < b)
-    return ht.key_by(id1=a, id2=b).select(kinship=ht.phi)
+    ht = ht.filter(ht[row_key[0]] < ht[col_key[0]])
+    ht = ht.key_by(id1=ht[row_key[0]], id2=ht[col_key[0]])
+    return ht.select(kinship=ht.phi)
 
 
 def kinship_table(
