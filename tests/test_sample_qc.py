@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DEFAULT_COHORT
 from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs
 
 from callset.sample_qc import CheckStatus
@@ -365,7 +366,8 @@ def test_coverage_from_cram_else_center(sim_qc):
     assert len(center) == len(df) - 2
     assert (center.mean_coverage == center.reported_mean_coverage).all()
     low = df[df.low_coverage == "yes"]
-    assert len(low) >= 2 and low.hard_filter_reasons.map(lambda r: "low_coverage" in r).all()
+    assert len(low) >= DEFAULT_COHORT["low_coverage"]
+    assert low.hard_filter_reasons.map(lambda r: "low_coverage" in r).all()
 
 
 def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
@@ -375,7 +377,7 @@ def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
     out = to_research_ids(sim_qc["result"], ids)
     write_sample_qc(out, tmp_path)
     qc = pd.read_csv(tmp_path / "sample_qc.tsv", sep="\t", dtype=str, keep_default_na=False)
-    assert list(qc.columns) == SAMPLE_QC_COLUMNS and len(qc) == 200
+    assert list(qc.columns) == SAMPLE_QC_COLUMNS and len(qc) == DEFAULT_COHORT["samples"]
     assert set(qc.research_id) == set(ids.values())
     pairs = pd.read_csv(tmp_path / "related_pairs.tsv", sep="\t")
     assert list(pairs.columns) == ["id1", "id2", "kinship", "degree"] and len(pairs) >= 5
