@@ -24,6 +24,9 @@ rule intake_batch:
         thresholds=config["intake"]["thresholds"],
         require_metrics=config["intake"]["require_metrics"],
         reference_fasta=config["intake"].get("reference_fasta"),
+        # reblocked in the scan's pass; blocks capped at the release's length (one setting, never two)
+        reblock=config["intake"]["reblock"],
+        ref_block_max_length=config["release_options"]["ref_block_max_length"],
     conda:
         "../envs/vcf.yaml"
     script:

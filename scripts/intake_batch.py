@@ -1,5 +1,6 @@
 """Snakemake entry point: validate one batch, register decisions and research IDs, write its report."""
 
+from callset.intake.reblock import ReblockSettings
 from callset.intake.run import run_intake
 from callset.runtime.smk import run
 
@@ -16,6 +17,8 @@ def main() -> None:
         thresholds=sm.params.thresholds,
         require_metrics=sm.params.require_metrics,
         reference_fasta=sm.params.reference_fasta,
+        reblock=ReblockSettings.from_config(sm.params.reblock, max_block_length=sm.params.ref_block_max_length)
+        if sm.params.reblock["activate"] else None,
     )
     print(result.summary())
 

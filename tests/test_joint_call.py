@@ -250,3 +250,50 @@ def test_cohort_written_before_parts_still_reads(hail_session, tmp_path: Path):
     assert len(parts) == 1 and parts[0]["vds"] == str((step / "vds").resolve()) and parts[0]["samples"] == FIVE[:2]
     assert cohort_vds_path(step) == parts[0]["vds"]
     assert sorted(read_cohort_vds(step).variant_data.s.collect()) == sorted(FIVE[:2])
+
+
+def test_joint_calling_from_reblocked_gvcfs(hail_session, tmp_path: Path):
+    """Intake reblocks, the combiner reads the reblocked files: same genotypes at every variant site as joint
+    calling the submitted files, reference GQs are band floors, the longest block recorded without a pass, and
+    cohort.json says how the reference data was made."""
+    import csv
+    import json
+
+    from callset.intake.reblock import ReblockSettings
+    from callset.intake.run import run_intake
+
+    hl = hail_session
+    samples = ["HG00187", "HG00308", "HG00590"]
+    d = make_batch(tmp_path / "inbox", "b1", samples)
+    out = tmp_path / "results" / "intake" / "b1"
+    run_intake(d, out_dir=out, registry_path=tmp_path / "results" / "registry.sqlite", reblock=ReblockSettings())
+    with open(out / "accepted.tsv") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    assert all(r["reblocked_gvcf"].endswith(".rb.g.vcf.gz") and Path(r["reblocked_gvcf"]).is_file() for r in rows)
+    longest = max(int(r["reblocked_max_block"]) for r in rows)
+    step = _combine(tmp_path, "b1", out / "accepted.tsv", None, 0)
+    info = json.loads((step / "cohort.json").read_text())
+    assert info["reblock"]["b1"]["gq_bands"] == [0, 20, 30, 40] and info["reblock"]["b1"]["gq0"] == "no_call"
+    vds = hl.vds.read_vds(str(step / "vds"))
+    assert hl.eval(vds.reference_data.index_globals().ref_block_max_length) == longest
+    rd = vds.reference_data
+    gqs, max_len = rd.aggregate_entries((hl.agg.collect_as_set(rd.GQ), hl.agg.max(rd.LEN)))
+    assert gqs <= {0, 20, 30, 40} and max_len == longest <= 1000
+    # the variant data is what joint calling the submitted files gives: every entry (GT, AD, DP, GQ) equal
+    plain = _intake(tmp_path / "plain", "b1", samples)
+    ref_step = _combine(tmp_path / "plain", "b1", plain, None, 0)
+    va = hl.vds.read_vds(str(step / "vds")).variant_data
+    vb = hl.vds.read_vds(str(ref_step / "vds")).variant_data
+    assert va.count_rows() == vb.count_rows() > 50  # 68 variant sites in these three samples
+    got = _compare_variant_calls(hl, va, vb)
+    assert got.diff == 0, got.examples
+
+
+def _compare_variant_calls(hl, va, vb):
+    ea = va.select_entries(GT=hl.vds.lgt_to_gt(va.LGT, va.LA), AD=va.LAD, DP=va.DP, GQ=va.GQ).entries()
+    eb = vb.select_entries(GT=hl.vds.lgt_to_gt(vb.LGT, vb.LA), AD=vb.LAD, DP=vb.DP, GQ=vb.GQ).entries()
+    j = ea.select("GT", "AD", "DP", "GQ").join(eb.select("GT", "AD", "DP", "GQ"), how="outer")
+    same = hl.all(*[(j[f] == j[f"{f}_1"]) | (hl.is_missing(j[f]) & hl.is_missing(j[f"{f}_1"]))
+                    for f in ("GT", "AD", "DP", "GQ")])
+    return j.aggregate(hl.struct(diff=hl.agg.count_where(~hl.coalesce(same, False)),
+                                 examples=hl.agg.filter(~hl.coalesce(same, False), hl.agg.take(j.row, 5))))

@@ -97,8 +97,8 @@ def write_synthetic_release(
         if m <= 0:
             break
         syn.contigs.append(name)
-        pos = np.sort(rng.choice(np.arange(1_000_001, 1_000_001 + span), size=m, replace=False))
-        layout += [(name, int(x)) for x in pos]
+        positions = np.sort(rng.choice(np.arange(1_000_001, 1_000_001 + span), size=m, replace=False))
+        layout += [(name, int(x)) for x in positions]
         step = span // max(1, genes_per_contig)
         genes = []
         for j in range(genes_per_contig):
@@ -135,18 +135,18 @@ def write_synthetic_release(
                             2 * int(counts[g][0][i] + counts[g][1][i] + counts[g][2][i])) for g in counts}
             total = sum(gc.values(), Counts(0, 0, 0, 0, 0))
             shown = suppress_row({g: gc[g] for g in groups}, total, k=k)
-            for g, vals in shown.items():
-                fs.write("\t".join((chrom, str(pos), ref, alt, g, *(vals[c] for c in COLUMNS[5:]))) + "\n")
+            for g, shown_counts in shown.items():
+                fs.write("\t".join((chrom, str(pos), ref, alt, g, *(shown_counts[c] for c in COLUMNS[5:]))) + "\n")
             if rng.random() < 0.01:
                 n_dropped += 1  # hard-filtered: in the public summary, left out of the VAT
                 continue
             in_genes = [gname for gname, a, b in gene_of[contig_index[chrom]] if a <= pos <= b]
             txs: list[tuple[str, str, str, str, str]] = []
             for gname in in_genes:
-                for t in range(1 + int(rng.random() < 0.4)):
+                for n_tx in range(1 + int(rng.random() < 0.4)):
                     csq = str(CODING[rng.integers(len(CODING))])
                     aa = f"{rng.integers(1, 900)}R>{rng.integers(1, 900)}W" if csq == "missense" else ""
-                    txs.append((gname, f"{gname}-T{t + 1}", csq, aa, f"{pos}{ref}>{alt}"))
+                    txs.append((gname, f"{gname}-T{n_tx + 1}", csq, aa, f"{pos}{ref}>{alt}"))
             worst = min((t[2] for t in txs), key=SEVERITY.index) if txs else "intergenic"
             clin = CLINVAR[rng.integers(len(CLINVAR))] if txs and rng.random() < 0.05 else ("", "")
             filt = "PASS" if rng.random() < 0.92 else "high_CALIBRATION_SENSITIVITY_SNP"

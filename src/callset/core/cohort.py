@@ -122,3 +122,21 @@ def union_parts(parts: Sequence[Mapping[str, object]]) -> hl.vds.VariantDataset:
     combined = combine_variant_datasets(vdss)
     ref = hl.vds.VariantDataset._add_end(combined.reference_data)
     return hl.vds.VariantDataset(ref, combined.variant_data)
+
+
+def reference_block_provenance(step: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """How the reference data of each batch in a cohort step was made, grouped by setting: ``[{"batches":
+    [...], "reblock": settings}]``; ``reblock`` is intake's reblocking record
+    (:meth:`callset.intake.reblock.ReblockSettings.record`), or None for batches joint-called from the gVCFs
+    as submitted (reblocking off, or steps written before it existed)."""
+    made = step.get("reblock") or {}
+    groups: list[dict[str, Any]] = []
+    for batch in step.get("batches", []):
+        settings = made.get(batch)
+        for g in groups:
+            if g["reblock"] == settings:
+                g["batches"].append(batch)
+                break
+        else:
+            groups.append({"batches": [batch], "reblock": settings})
+    return groups

@@ -6,7 +6,9 @@ Outputs in ``<results>/intake/<batch_id>/``:
 - ``report.tsv`` — ``sample_id, status, reasons`` for every manifest row (the center-facing report);
 - ``accepted.tsv`` — what joint calling needs for accepted samples (private: uses center sample IDs);
 - ``gvcf/`` — links to accepted gVCFs with their index, or renamed-contig copies when
-  ``contig_recoding`` applies, so joint calling never depends on the inbox's index files.
+  ``contig_recoding`` applies, so joint calling never depends on the inbox's index files;
+- ``reblocked/`` — the reblocked gVCF (+ ``.tbi``) of every accepted sample (``intake.reblock``; written in the
+  scan's own pass by :class:`callset.intake.reblock.Reblocker`), which joint calling reads instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from callset.core.reference import Reference, load_reference
 from callset.intake import checks
 from callset.intake.manifest import MANIFEST_NAME, ManifestRow, read_manifest, resolve_member
+from callset.intake.reblock import Reblocker, ReblockResult, ReblockSettings
 from callset.intake.registry import Decision, Registry
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ ACCEPTED_COLUMNS = [
     "n_records",
     "extents",
     "notes",
+    "reblocked_gvcf",
+    "reblocked_md5",
+    "reblocked_max_block",
+    "reblock",
 ]
 DETAILS_COLUMNS = ["sample_id", "manifest_line", "status", "kind", "message"]
 
@@ -72,6 +79,7 @@ class SampleResult:
     scan: checks.GvcfScan | None = None
     rebuild_index: bool = False
     replaces: str | None = None  # batch whose accepted sample this resubmission replaces
+    reblocked: ReblockResult | None = None
 
     @property
     def accepted(self) -> bool:
@@ -159,8 +167,13 @@ def _check_sample(
     require_metrics: bool,
     reference_fasta: str | None,
     out_dir: Path | None = None,
+    reblock: ReblockSettings | None = None,
 ) -> SampleResult:
-    """All single-sample checks (files and metrics); cross-batch checks happen in the registry."""
+    """All single-sample checks (files and metrics); cross-batch checks happen in the registry.
+
+    With ``reblock`` (and ``out_dir``), the gVCF is also reblocked in the scan's pass
+    (``out_dir/reblocked/<sample_id>.rb.g.vcf.gz``); a file with content problems leaves nothing behind.
+    """
     res = SampleResult(row=row, reasons=list(row.problems))
     sid = row.sample_id
     where = f"{manifest}: line {row.line}"
@@ -177,10 +190,16 @@ def _check_sample(
             else:
                 res.gvcf = gvcf
     if res.gvcf is not None:
-        # one streaming pass: md5, BGZF integrity, header and every record
+        # one streaming pass: md5, BGZF integrity, header and every record (and the reblocked copy)
+        sink = None
+        if reblock is not None and out_dir is not None and sid and not row.problems:
+            sink = Reblocker(reblocked_path(out_dir, sid), reblock, contig_recoding=contig_recoding,
+                             fasta=reference_fasta)
         res.scan = checks.scan_gvcf(
-            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding
+            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding, sink=sink
         )
+        if sink is not None:
+            res.reblocked = _finish_reblock(sink, res)
         res.gvcf_md5 = res.scan.md5
         want = row.get("gvcf_md5")
         if want and want != res.gvcf_md5:
@@ -229,6 +248,38 @@ def _check_sample(
     return res
 
 
+def reblocked_path(out_dir: Path, sample_id: str) -> Path:
+    """Where intake writes a sample's reblocked gVCF."""
+    return out_dir / "reblocked" / f"{sample_id}.rb.g.vcf.gz"
+
+
+def _finish_reblock(sink: Reblocker, res: SampleResult) -> ReblockResult | None:
+    """Index the reblocked gVCF of a file that scanned clean; drop it otherwise."""
+    assert res.scan is not None
+    if res.scan.problems or not res.scan.complete:
+        sink.abort()
+        return None
+    try:
+        out = sink.finish()
+    except Exception as e:  # noqa: BLE001 - never expected for a file that scans clean: reject it, naming why
+        sink.abort()
+        log.exception("%s: reblocking failed", res.gvcf)
+        res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
+        return None
+    log.info("%s: %s", res.label, out.summary())
+    return out
+
+
+def _drop_reblocked(d: Path, keep: set[str]) -> None:
+    """Remove reblocked gVCFs of samples not accepted (rejected now, or a re-run after files changed)."""
+    if not d.is_dir():
+        return
+    for p in d.iterdir():
+        name = p.name.removesuffix(".tbi").removesuffix(".partial").removesuffix(".rb.g.vcf.gz")
+        if name not in keep:
+            p.unlink()
+
+
 def _stage_gvcf(res: SampleResult, dest_dir: Path, contig_recoding: Mapping[str, str]) -> Path:
     """Put an accepted gVCF (+ index) where joint calling reads it: a symlink, or a copy with a new index
     (index missing/older/.csi only), or a contig-renamed copy."""
@@ -269,6 +320,9 @@ def _decision(res: SampleResult, manifest: Path, dup_ids: set[int]) -> Decision:
     for kind, p, md5 in (("gvcf", res.gvcf, res.gvcf_md5), ("cram", res.cram, res.cram_md5)):
         if p is not None:
             files.append((kind, str(p.absolute()), md5, p.stat().st_size if p.exists() else None))
+    if res.reblocked is not None and res.accepted:
+        rb = res.reblocked
+        files.append(("reblocked_gvcf", str(rb.path.absolute()), rb.md5, rb.size))
     return Decision(
         sample_id=sid,
         status="accepted" if res.accepted else "rejected",
@@ -290,8 +344,12 @@ def run_intake(
     thresholds: Mapping[str, float | None] | None = None,
     require_metrics: bool = False,
     reference_fasta: str | None = None,
+    reblock: ReblockSettings | None = None,
 ) -> IntakeResult:
-    """Validate, decide, register and report one batch (see module docstring for outputs)."""
+    """Validate, decide, register and report one batch (see module docstring for outputs).
+
+    ``reblock``: reblock every accepted gVCF (``intake.reblock``; None: joint calling reads the submitted files).
+    """
     batch_dir = Path(batch_dir)
     out_dir = Path(out_dir)
     batch_id = batch_dir.name
@@ -314,6 +372,7 @@ def run_intake(
             require_metrics=require_metrics,
             reference_fasta=reference_fasta,
             out_dir=out_dir,
+            reblock=reblock,
         )
         log.info(
             "[%d/%d] %s: file checks %s",
@@ -347,6 +406,7 @@ def run_intake(
         if res.accepted:
             staged[res.row.sample_id] = _stage_gvcf(res, out_dir / "gvcf", recoding)
     _clean_staging(out_dir / "gvcf", set(staged))
+    _drop_reblocked(out_dir / "reblocked", {r.row.sample_id for r in results if r.accepted and r.reblocked})
     result = IntakeResult(
         batch_id=batch_id,
         samples=results,
@@ -448,6 +508,10 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
                 "n_records": str(s.scan.n_records if s.scan else ""),
                 "extents": json.dumps(s.scan.extents if s.scan else {}, separators=(",", ":")),
                 "notes": "; ".join(_clean(n) for n in s.notes),
+                "reblocked_gvcf": str(s.reblocked.path.absolute()) if s.reblocked else "",
+                "reblocked_md5": s.reblocked.md5 if s.reblocked else "",
+                "reblocked_max_block": str(s.reblocked.max_block) if s.reblocked else "",
+                "reblock": json.dumps(s.reblocked.settings, separators=(",", ":")) if s.reblocked else "",
             }
         )
     _write_tsv(out_dir / "details.tsv", DETAILS_COLUMNS, details)

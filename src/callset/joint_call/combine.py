@@ -6,9 +6,13 @@ newest earlier parts merged in), and ``cohort.json`` lists every part of the coh
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hail as hl
 
@@ -36,8 +40,12 @@ def combine(
     branch_factor: int = 100,
     target_records: int = 24_000,
     gvcf_batch_size: int = 50,
+    ref_block_max_length: int | None = None,
 ) -> None:
     """Run (or resume) the VDS combiner over ``gvcf_paths`` (and existing ``vds_paths``); writes ``output_path``.
+
+    ``ref_block_max_length``: the longest reference block of the gVCFs when intake knows it (it reblocked them):
+    the combiner then records it instead of reading every reference entry of the written VDS to find it.
 
     ``work_dir`` holds the combiner's saved plan and its temporary VDSs; keeping it stable for a batch
     makes a killed run resume where it stopped instead of starting again.
@@ -81,13 +89,63 @@ def combine(
         # a plan that says "done" but no output: the output was removed after the plan was saved
         log.warning("saved combiner plan is finished but %s is missing: starting again", output_path)
         combiner = make(force=True)
-    combiner.run()
+    if ref_block_max_length is not None and not vds_paths:
+        with _known_ref_block_max_length(ref_block_max_length):
+            combiner.run()
+    else:
+        combiner.run()
     log.info("combiner finished: %s", output_path)
+
+
+@contextmanager
+def _known_ref_block_max_length(value: int) -> Iterator[None]:
+    """While the combiner runs, :func:`hail.vds.store_ref_block_max_length` (its last step: a pass over every
+    reference entry for the longest block) writes ``value``, an upper bound known from intake, instead.
+
+    Only an upper bound matters: interval filters read reference data that far before an interval's start.
+    """
+    from hail.vds.variant_dataset import extra_ref_globals_file
+
+    real = hl.vds.store_ref_block_max_length
+
+    def store(vds_path: str) -> None:
+        log.info("reference blocks are at most %d bp long (reblocked at intake): recorded without a pass", value)
+        with hl.current_backend().fs.open(os.path.join(vds_path, extra_ref_globals_file), "w") as f:
+            json.dump({hl.vds.VariantDataset.ref_block_max_length_field: int(value)}, f)
+
+    hl.vds.store_ref_block_max_length = store
+    try:
+        yield
+    finally:
+        hl.vds.store_ref_block_max_length = real
 
 
 def _finished(path: str) -> bool:
     """A Hail VDS is complete when both component MatrixTables have their _SUCCESS marker."""
     return all((Path(path) / part / "_SUCCESS").exists() for part in ("reference_data", "variant_data"))
+
+
+def known_max_block(rows: Sequence[Mapping[str, str]]) -> int | None:
+    """The longest reference block of the batch's gVCFs, when intake reblocked every one of them (else None)."""
+    values = [r.get("reblocked_max_block") or "" for r in rows]
+    if not rows or not all(v.isdigit() for v in values):
+        return None
+    return max(1, *(int(v) for v in values))
+
+
+def reblock_settings(rows: Sequence[Mapping[str, str]]) -> dict[str, object] | None:
+    """How the batch's reference blocks were made: intake's reblocking settings (``accepted.tsv`` ``reblock``), or
+    None when the submitted gVCFs were joint-called as they came (reblocking off, or intake before it existed).
+
+    :raises CallsetError: the rows disagree (one batch is always reblocked with one setting).
+    """
+    from callset.errors import CallsetError
+
+    seen = {r.get("reblock") or "" for r in rows}
+    if len(seen) > 1:
+        raise CallsetError(f"accepted gVCFs of one batch were reblocked with different settings: {sorted(seen)}")
+    value = seen.pop() if seen else ""
+    return json.loads(value) if value else None
 
 
 def combine_batch(
@@ -111,23 +169,76 @@ def combine_batch(
     step combines only its own gVCFs into ``step_dir/vds`` — plus, when :func:`plan_compaction` says so, the
     newest earlier parts — so its cost follows the batch, not the cohort. Earlier gVCFs are never re-imported.
 
-    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts). A batch
+    ``step_dir/cohort.json`` records the step (index, batch, previous step, samples added, parts) and, in
+    ``reblock``, how each batch's reference blocks were made (:func:`reblock_settings`, batch -> settings). A batch
     with no accepted sample adds nothing: its step lists the previous parts. Resubmitted samples
     (``resubmission=yes``) replace their earlier version: the part holding it excludes it when read (and drops
     it for good when that part is next merged).
     """
-    import json
-    import os
     import shutil
 
-    from callset.core.reference import load_reference
-    from callset.errors import CallsetError
     from callset.intake.run import read_accepted
 
     step = Path(step_dir)
     step.mkdir(parents=True, exist_ok=True)
     rows = read_accepted(accepted_tsv)
     batch = Path(accepted_tsv).parent.name
+    info, parts = _new_step(accepted_tsv, rows, batch, previous_step, index)
+    if not rows:
+        log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
+                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(info["samples"]))
+        info["vds"] = None
+    else:
+        n_merge, level = plan_compaction([int(p["level"]) for p in parts], cohort_fanout)
+        kept, merging = parts[: len(parts) - n_merge], parts[len(parts) - n_merge:]
+        vds_inputs, vds_counts = _merged_part_inputs(merging, batch, level, Path(work_dir))
+        bounds = _import_bounds(rows, reference_genome, import_interval_size)
+        out = str(step / "vds")
+        if Path(out).exists():
+            shutil.rmtree(out)
+        new_ids = [r["sample_id"] for r in rows]
+        combine(
+            gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
+            vds_paths=vds_inputs,
+            vds_sample_counts=vds_counts,
+            sample_names=new_ids if sample_names_from_intake else None,
+            output_path=out,
+            work_dir=work_dir,
+            intervals=intervals_expr(bounds, reference_genome),
+            reference_genome=reference_genome,
+            branch_factor=branch_factor,
+            target_records=target_records,
+            gvcf_batch_size=gvcf_batch_size,
+            ref_block_max_length=known_max_block(rows),
+        )
+        merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
+        new_part = {
+            "vds": out,
+            "batches": [b for p in merging for b in p.get("batches", [])] + [batch],
+            "samples": merged_samples + new_ids,
+            "level": level,
+            "exclude": [],
+        }
+        parts = [*kept, new_part]
+        info["vds"] = "vds"
+        info["reblock"] = {**info["reblock"], batch: reblock_settings(rows)}
+        info["import_intervals"] = len(bounds)
+        info["parts_merged"] = len(merging)
+    _write_step(step, info, parts)
+    shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
+    return info
+
+
+def _new_step(
+    accepted_tsv: str, rows: Sequence[Mapping[str, str]], batch: str, previous_step: str | None, index: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The step's ``cohort.json`` record before combining, and the previous parts with this batch's resubmitted
+    samples excluded.
+
+    :raises CallsetError: a sample already in the cohort comes again without ``resubmission=yes``.
+    """
+    from callset.errors import CallsetError
+
     prev_info = read_cohort_step(previous_step) if previous_step else {}
     prev_parts = cohort_parts(previous_step) if previous_step else []
     prev_samples: list[str] = list(prev_info.get("samples", []))
@@ -140,7 +251,7 @@ def combine_batch(
         )
     for part in prev_parts:
         part["exclude"] = [*part["exclude"], *(s for s in replaced if s in set(part["samples"]))]
-    info: dict[str, object] = {
+    info: dict[str, Any] = {
         "layout": 2,
         "index": index,
         "batch": batch,
@@ -149,69 +260,52 @@ def combine_batch(
         "samples_added": new_ids,
         "samples_replaced": replaced,
         "samples": [s for s in prev_samples if s not in replaced] + new_ids,
+        "reblock": dict(prev_info.get("reblock", {})),
     }
-    parts = prev_parts
-    if not rows:
-        log.warning("batch %s has no accepted sample (every sample rejected: see %s): the cohort is unchanged "
-                    "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(prev_samples))
-        info["vds"] = None
-    else:
-        n_merge, level = plan_compaction([int(p["level"]) for p in prev_parts], cohort_fanout)
-        kept, merging = prev_parts[: len(prev_parts) - n_merge], prev_parts[len(prev_parts) - n_merge:]
-        vds_inputs, vds_counts = [], []
-        for i, part in enumerate(merging):
-            vds_counts.append(len(part["samples"]) - len(part["exclude"]))
-            if part["exclude"]:  # resubmitted samples leave the part for good when it is merged
-                filtered = str(Path(work_dir) / f"part{i}_without_resubmitted.vds")
-                if not _finished(filtered):
-                    log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
-                    union_parts([part]).write(filtered, overwrite=True)  # the same exclusion as a read
-                vds_inputs.append(filtered)
-            else:
-                vds_inputs.append(part["vds"])
-        if merging:
-            log.info("compaction: merging the %d newest cohort parts (%d samples) with batch %s into a level-%d part",
-                     len(merging), sum(len(p["samples"]) - len(p["exclude"]) for p in merging), batch, level)
-        ref = load_reference(reference_genome)
-        extents = merge_extents(json.loads(r["extents"]) for r in rows)
-        bounds = import_interval_bounds(
-            {c: tuple(v) for c, v in extents.items()},  # type: ignore[misc]
-            interval_size=import_interval_size,
-            contig_lengths=ref.lengths,
-            contig_order=ref.contigs,
-        )
-        out = str(step / "vds")
-        if Path(out).exists():
-            shutil.rmtree(out)
-        combine(
-            gvcf_paths=[r["gvcf"] for r in rows],
-            vds_paths=vds_inputs,
-            vds_sample_counts=vds_counts,
-            sample_names=new_ids if sample_names_from_intake else None,
-            output_path=out,
-            work_dir=work_dir,
-            intervals=intervals_expr(bounds, reference_genome),
-            reference_genome=reference_genome,
-            branch_factor=branch_factor,
-            target_records=target_records,
-            gvcf_batch_size=gvcf_batch_size,
-        )
-        merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
-        new_part = {
-            "vds": out,
-            "batches": [b for p in merging for b in p.get("batches", [])] + [batch],
-            "samples": merged_samples + new_ids,
-            "level": level,
-            "exclude": [],
-        }
-        parts = [*kept, new_part]
-        info["vds"] = "vds"
-        info["import_intervals"] = len(bounds)
-        info["parts_merged"] = len(merging)
-    # part paths relative to this step, so a results folder can be moved as a whole
+    return info, prev_parts
+
+
+def _merged_part_inputs(
+    merging: Sequence[Mapping[str, Any]], batch: str, level: int, work_dir: Path
+) -> tuple[list[str], list[int]]:
+    """The VDS paths (and sample counts) of the cohort parts compacted into this step's part; a part with
+    resubmitted samples is first written without them (they leave the part for good when it is merged)."""
+    vds_inputs, vds_counts = [], []
+    for i, part in enumerate(merging):
+        vds_counts.append(len(part["samples"]) - len(part["exclude"]))
+        if part["exclude"]:
+            filtered = str(work_dir / f"part{i}_without_resubmitted.vds")
+            if not _finished(filtered):
+                log.info("removing %d resubmitted samples from part %s first", len(part["exclude"]), part["vds"])
+                union_parts([dict(part)]).write(filtered, overwrite=True)  # the same exclusion as a read
+            vds_inputs.append(filtered)
+        else:
+            vds_inputs.append(part["vds"])
+    if merging:
+        log.info("compaction: merging the %d newest cohort parts (%d samples) with batch %s into a level-%d part",
+                 len(merging), sum(vds_counts), batch, level)
+    return vds_inputs, vds_counts
+
+
+def _import_bounds(
+    rows: Sequence[Mapping[str, str]], reference_genome: str, interval_size: int
+) -> list[tuple[str, int, int]]:
+    """Import intervals covering the batch's gVCF extents (intake recorded each file's per-contig extent)."""
+    from callset.core.reference import load_reference
+
+    ref = load_reference(reference_genome)
+    extents = merge_extents(json.loads(r["extents"]) for r in rows)
+    return import_interval_bounds(
+        {c: tuple(v) for c, v in extents.items()},  # type: ignore[misc]
+        interval_size=interval_size,
+        contig_lengths=ref.lengths,
+        contig_order=ref.contigs,
+    )
+
+
+def _write_step(step: Path, info: dict[str, Any], parts: Sequence[Mapping[str, Any]]) -> None:
+    """``cohort.json`` with part paths relative to the step, so a results folder can be moved as a whole."""
     info["parts"] = [{**p, "vds": os.path.relpath(p["vds"], step.resolve())} for p in parts]
     (step / COHORT_JSON).write_text(json.dumps(info, indent=1) + "\n")
-    shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
-    log.info("cohort step %s: %d samples (%d added) in %d VDS parts", batch, len(info["samples"]),  # type: ignore[arg-type]
-             len(new_ids), len(parts))
-    return info
+    log.info("cohort step %s: %d samples (%d added) in %d VDS parts", info["batch"], len(info["samples"]),
+             len(info["samples_added"]), len(parts))

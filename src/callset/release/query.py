@@ -145,8 +145,8 @@ def check_query(
             plan.samples = read_sample_list(samples_file)
         except ReleaseError as e:
             raise ReleaseError(f"--samples {e}") from None
-        have = release_samples(release_dir)
-        unknown = sorted(set(plan.samples) - set(have)) if have is not None else []
+        released = release_samples(release_dir)
+        unknown = sorted(set(plan.samples) - set(released)) if released is not None else []
         if unknown:
             raise ReleaseError(f"--samples {samples_file}: {len(unknown)} research IDs are not in release "
                                f"{manifest['release']}, e.g. {unknown[:5]}")

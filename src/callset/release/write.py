@@ -29,7 +29,7 @@ from typing import Any
 import hail as hl
 
 from callset.config import section
-from callset.core.cohort import cohort_parts, read_cohort_step, read_cohort_vds
+from callset.core.cohort import cohort_parts, read_cohort_step, read_cohort_vds, reference_block_provenance
 from callset.core.reference import Reference
 from callset.errors import ReleaseError
 from callset.release.auxiliary import NO_GROUP, read_sample_qc, release_ancestry, write_aux_tables
@@ -121,6 +121,8 @@ class ReleaseInputs:
     input_batches: tuple[str, ...] = ()
     # sample QC outputs (sample_qc, related_pairs, ancestry_preds, flagged_samples -> TSV); None: not run
     qc_tables: Mapping[str, str] | None = None
+    # how the cohort's reference blocks were made (callset.core.cohort.reference_block_provenance)
+    reference_blocks: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -393,7 +395,8 @@ def release_manifest(
         "n_hard_filtered_excluded": chosen.n_hard_filtered,
         "n_variants": sum(s["n_variants"] for s in shard_entries),
         "vds": {"path": "vds", "ref_block_max_length": settings.ref_block_max_length,
-                "gq0_reference_blocks_dropped": settings.drop_gq0_reference_blocks},
+                "gq0_reference_blocks_dropped": settings.drop_gq0_reference_blocks,
+                "reference_blocks": [dict(g) for g in inputs.reference_blocks]},
         "entry_fields": list(ENTRY_FIELDS),
         "shards": shard_entries,
         "callsets": callsets,
@@ -504,9 +507,10 @@ def write_release_from_cohort(
         )
     if provenance_record:  # before the release appears: a finished release always has its record
         write_private_provenance(provenance_record, release, withdrawn)
-    batches = tuple(read_cohort_step(cohort_step)["batches"])
+    step = read_cohort_step(cohort_step)
     inputs = ReleaseInputs(cohort_vds=read_cohort_vds(cohort_step), research_ids=research_ids,
-                           withdrawn=frozenset(withdrawn), input_batches=batches, qc_tables=qc_tables)
+                           withdrawn=frozenset(withdrawn), input_batches=tuple(step["batches"]), qc_tables=qc_tables,
+                           reference_blocks=tuple(reference_block_provenance(step)))
     return write_release(inputs, release_dir=release_dir, release=release,
                          reference=load_reference(reference_genome), settings=settings, annotations=annotations,
                          provenance={"config": effective_config, "code": code})

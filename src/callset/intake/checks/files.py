@@ -21,7 +21,7 @@ CRAM3_EOF = bytes.fromhex(
 CRAM21_EOF = bytes.fromhex("0b000000ffffffff0fe0454f460000000001000001000606010001000100")
 VALID_BASES = re.compile(r"^[ACGTNacgtn]+$")
 _RAW_CHUNK = 8 << 20  # raw bytes read at a time
-_TEXT_CHUNK = 32 << 20  # decoded text checked at a time (numpy arrays are a few times this)
+_TEXT_CHUNK = 8 << 20  # decoded text checked at a time: 8 MB keeps numpy's arrays in cache (faster than 32 MB)
 FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 

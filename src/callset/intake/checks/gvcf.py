@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -54,6 +55,17 @@ class GvcfScan:
     contig_last_pos: dict[str, int] = field(default_factory=dict)  # contig as in the file -> last POS
 
 
+class RecordSink(Protocol):
+    """Takes the text the scan reads, in the same pass (e.g. :class:`callset.intake.reblock.Reblocker`)."""
+
+    def header(self, lines: list[str]) -> None: ...
+
+    def records(
+        self, buf: bytes, nl: np.ndarray, tabs: np.ndarray, *, end_tab: np.ndarray, pos: np.ndarray,
+        end: np.ndarray, block: np.ndarray,
+    ) -> None: ...
+
+
 class _Scanner:
     """Checks decoded gVCF text fed in pieces; results go into ``out``."""
 
@@ -65,6 +77,7 @@ class _Scanner:
         recode: Mapping[str, str],
         out: GvcfScan,
         max_problems: int,
+        sink: RecordSink | None = None,
     ) -> None:
         self.path = path
         self.sample_id = sample_id
@@ -84,6 +97,7 @@ class _Scanner:
         self.contig_ok: dict[bytes, bool] = {}
         self.has_ref_block = False
         self.ncols = 10
+        self.sink = sink
 
     # -- problems ---------------------------------------------------------------------------------
     def problem(self, kind: str, msg: str) -> None:
@@ -143,6 +157,8 @@ class _Scanner:
         self.header = h
         self.line_no = h.n_lines
         self.out.problems.extend(problems)
+        if self.sink is not None:
+            self.sink.header(self.header_lines)
         self.ncols = len(h.columns) if h.columns else 10
         if len(h.samples) != 1:
             self.out.problems.append(
@@ -320,6 +336,8 @@ class _Scanner:
         self.out.n_variant_records += int(n - is_block.sum())
         self.has_ref_block = self.has_ref_block or bool(is_block.any())
         self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
+        if self.sink is not None:
+            self.sink.records(buf, nl, tabs, end_tab=end_tab, pos=pos, end=end, block=is_block)
 
     def _order_and_contigs(
         self,
@@ -507,6 +525,7 @@ def scan_gvcf(
     reference: Reference,
     contig_recoding: Mapping[str, str] | None = None,
     max_problems: int = 5,
+    sink: RecordSink | None = None,
 ) -> GvcfScan:
     """Stream the whole gVCF once: raw bytes (md5, BGZF blocks, CRCs, EOF), header and every record.
 
@@ -515,13 +534,14 @@ def scan_gvcf(
     REF/ALT bases; GT ploidy and allele indices; contigs known to ``reference`` with matching lengths
     after ``contig_recoding``; END within the contig. Collects per-contig extents for import partitioning
     and per-contig record counts (compared with the index by :func:`check_index`). At most
-    ``max_problems`` record-level problems of each kind are listed.
+    ``max_problems`` record-level problems of each kind are listed. ``sink`` (e.g. a reblocker) is handed the
+    header and every chunk of records as they are checked, so it needs no pass of its own.
     """
     path = Path(path)
     recode = dict(contig_recoding or {})
     out = GvcfScan()
     st = Decoded()
-    sc = _Scanner(path, sample_id, reference, recode, out, max_problems)
+    sc = _Scanner(path, sample_id, reference, recode, out, max_problems, sink)
     try:
         for piece in decode_member(path, st):
             sc.feed(piece)

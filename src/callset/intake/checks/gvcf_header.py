@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from callset.intake.checks.files import FIXED_COLUMNS
@@ -22,14 +23,13 @@ class GvcfHeader:
 _CONTIG_RE = re.compile(r"^##contig=<(.*)>\s*$")
 
 
-def parse_header(lines: list[str], path: Path) -> tuple[GvcfHeader, list[str]]:
-    """The header lines of ``path`` (``#CHROM`` last) -> what they declare, and the problems found."""
-    h = GvcfHeader(n_lines=len(lines))
-    problems: list[str] = []
-    if not lines or not lines[0].startswith("##fileformat=VCF"):
-        problems.append(f"{path}: line 1: missing ##fileformat=VCF header line: not a VCF")
-    for line in lines:
-        m = _CONTIG_RE.match(line) if line.startswith("##contig=<") else None
+@lru_cache(maxsize=16)
+def _contigs(contig_lines: str) -> dict[str, int | None]:
+    """``##contig`` ID -> length (None when absent); cached: a batch's gVCFs mostly share one contig list
+    (3,366 lines for GRCh38 with alts and decoys, ~80 ms to parse each time)."""
+    out: dict[str, int | None] = {}
+    for line in contig_lines.split("\n"):
+        m = _CONTIG_RE.match(line)
         if m:
             inner = m.group(1)
             if '"' in inner:  # quoted values may hold commas
@@ -39,7 +39,17 @@ def parse_header(lines: list[str], path: Path) -> tuple[GvcfHeader, list[str]]:
             cid = fields.get("ID")
             ln = fields.get("length")
             if cid:
-                h.contigs[cid] = int(ln) if ln and ln.isdigit() else None
+                out[cid] = int(ln) if ln and ln.isdigit() else None
+    return out
+
+
+def parse_header(lines: list[str], path: Path) -> tuple[GvcfHeader, list[str]]:
+    """The header lines of ``path`` (``#CHROM`` last) -> what they declare, and the problems found."""
+    h = GvcfHeader(n_lines=len(lines))
+    problems: list[str] = []
+    if not lines or not lines[0].startswith("##fileformat=VCF"):
+        problems.append(f"{path}: line 1: missing ##fileformat=VCF header line: not a VCF")
+    h.contigs.update(_contigs("\n".join(ln for ln in lines if ln.startswith("##contig=<"))))
     if not lines or not lines[-1].startswith("#CHROM"):
         problems.append(f"{path}: no #CHROM header line before the first record")
         return h, problems
