@@ -184,6 +184,7 @@ def test_learned_filter_precision_recall_on_planted_artefacts(sim: Path, sim_sit
 #: issue 16 floors on the default cohort (conftest.DEFAULT_COHORT: 10 x 1 Mb, 60 samples, 150 artefacts)
 MIN_TRUE_SNV_PASS = 0.995  # per AC bin (1, 2-5, 6-20, > 20), learned filter
 MIN_ARTEFACT_RECALL = 0.95  # all site filters, per type
+MIN_TRUE_INDEL_PASS = 0.985  # per AC bin, learned filter at indel_sensitivity 0.99 (~2,000 indels per bin)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,10 @@ def test_artefacts_found_per_variant_type(default_sites, vtype):
           f"{x['any']['recall_by_kind']}; true PASS (all filters) {x['any']['true_pass_by_ac']}")
     assert x["n_artefacts"] >= 30 and x["n_artefacts_in_table"] == x["n_artefacts"]
     assert x["any"]["recall"] >= MIN_ARTEFACT_RECALL, x["any"]
-    assert x["any"]["precision"] >= MIN_PRECISION, x["any"]
+    # precision depends on how many artefacts were planted among ~78,000 true alleles (150 here: ~0.2);
+    # what the filter promises is its sensitivity on true alleles: 0.997 for SNVs, 0.99 for indels, per AC bin
+    floor = {"snv": MIN_TRUE_SNV_PASS, "indel": MIN_TRUE_INDEL_PASS}[vtype]
+    assert all(v >= floor for v in x["learned"]["true_pass_by_ac"].values()), x["learned"]
     assert summary["learned_filter"][vtype]["scored"], summary["learned_filter"][vtype]
 
 
@@ -240,7 +244,8 @@ def test_hard_filters_are_consistent_with_their_fields(sim_sites, hail_session):
     score = ht.learned_filter_score
     bad = ht.aggregate(hl.struct(
         no_hq=hl.agg.count_where(ht.filters.contains("NO_HQ_GENOTYPES") != (ht.n_hq_carriers == 0)),
-        lowqual=hl.agg.count_where(ht.filters.contains("LowQual") != (ht.info.AS_QUALapprox < 60)),
+        lowqual=hl.agg.count_where(ht.filters.contains("LowQual") != (  # GVS: 60 for SNVs, 69 for indels
+            ht.info.AS_QUALapprox < hl.if_else(ht.variant_type == "SNV", 60, 69))),
         excess=hl.agg.count_where(ht.filters.contains("ExcessHet") != (ht.excess_het > 54.69)),
         no_ac=hl.agg.count_where(ht.AC == 0),
         learned=hl.agg.count_where(hl.if_else(
