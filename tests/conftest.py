@@ -38,6 +38,25 @@ def hail_session(tmp_path_factory: pytest.TempPathFactory):
     yield hl
 
 
+#: The default simulated cohort shared by tests/test_sample_qc.py and tests/test_variant_qc.py: the
+#: simulator's default genome (no genome option), 60 samples, every planted anomaly kind, and the variant-QC
+#: truth (synthetic genes, planted artefacts). Joint-called once per session with relaxed intake.
+DEFAULT_COHORT = dict(
+    samples=60, seed=7, batches=1, duplicates=2, parent_child=3, contaminated=3, sex_mismatch=2, x0=1, xxy=1,
+    low_coverage=1, cram_samples=2, genes=12, artefacts=150,
+)
+
+
+@pytest.fixture(scope="session")
+def default_cohort(hail_session, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Paths of :data:`DEFAULT_COHORT` simulated, through intake (relaxed) and joint calling
+    (``harness.sample_qc_accuracy.simulate_and_joint_call``): ``sim``, ``results``, ``step``, ``research_ids``,
+    ``accepted``."""
+    from harness.sample_qc_accuracy import simulate_and_joint_call
+
+    return simulate_and_joint_call(tmp_path_factory.mktemp("default_cohort"), **DEFAULT_COHORT)
+
+
 def make_batch(inbox: Path, batch: str, samples: list[str], *, source: Path = CHR22) -> Path:
     """Copy real chr22 gVCFs (+ .tbi) into ``inbox/batch`` and write its manifest.tsv."""
     from callset.intake.checks import md5sum

@@ -1,9 +1,14 @@
 """Sample QC: unit tests of each rule, and accuracy against a simulated cohort with planted anomalies.
 
-The cohort (200 samples, one batch, joint-called once per module) carries duplicates, parent-child pairs,
-contaminated samples (2/5/10 %), flipped reported sex, X0 and XXY. Its recombination rate is raised so
-the 1-Mb window holds many independent genealogies (a real genome has ~35 Morgan; 1 Mb at the human rate
-has one or two trees, on which kinship and heterozygosity are dominated by the local genealogy).
+The cohort (``default_cohort`` in conftest, shared with the variant-QC tests) is the simulator's *default
+genome* (10 independent 1 Mb autosomal windows at the human recombination rate, chrX/chrY windows, indels,
+multi-allelic sites; no genome knob) for 60 samples in one batch, joint-called once per session, with
+planted duplicates, parent-child pairs, contaminated samples (2/5/10 %), flipped reported sex, X0 and XXY
+(anomaly counts set so each kind is present). On 10 Mb of
+genome duplicates and first degree are assessable and second degree is not (too few independent markers):
+the tests hold the issue-16 floors on it, and check that a single 1 Mb window of the same cohort is reported
+not assessable instead of publishing relatives. About 6 min on an idle 2-core machine (simulate ~2 min,
+intake + joint calling ~1.5 min, two sample-QC runs ~2.5 min).
 """
 
 from __future__ import annotations
@@ -15,27 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DEFAULT_COHORT
 from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs
 
 from callset.sample_qc import CheckStatus
 from callset.sample_qc.outliers import hard_filter_reasons, mad_outliers, outlier_flags, residuals
-
-SIM_OPTS = dict(
-    samples=200,
-    seed=7,
-    batches=1,
-    duplicates=3,
-    parent_child=4,
-    contaminated=12,
-    contamination_fractions=(0.02, 0.05, 0.10),
-    sex_mismatch=4,
-    x0=2,
-    xxy=2,
-    low_coverage=2,
-    cram_samples=2,
-    recombination_rate=1e-6,
-    gq_bands="reblock",
-)
 
 # ------------------------------------------------------------------------------------------ pure rules
 
@@ -89,6 +78,60 @@ def test_degree_expr(hail_session, kin, degree):
     from callset.sample_qc.relatedness import degree_expr
 
     assert hl.eval(degree_expr(hl.float64(kin))) == degree
+
+
+class TestAssessDegrees:
+    """Which kinship degrees the data supports (pure rule; thresholds from callset.sample_qc.relatedness)."""
+
+    NONE = {"duplicate": 0, "first": 0, "second": 0}
+
+    @pytest.mark.parametrize(
+        ("n_markers", "expected"),
+        [
+            (100_000, {"duplicate": True, "first": True, "second": True}),  # a whole genome
+            (1_300, {"duplicate": True, "first": True, "second": False}),  # 10 x 1 Mb simulated default
+            (500, {"duplicate": True, "first": False, "second": False}),
+            (174, {"duplicate": False, "first": False, "second": False}),  # 1 Mb at the human rate
+        ],
+    )
+    def test_markers_decide_how_far_degrees_go(self, n_markers, expected):
+        from callset.sample_qc.relatedness import assess_degrees
+
+        ok, why = assess_degrees(n_markers, 200, self.NONE)
+        assert ok == expected
+        for d, a in ok.items():
+            assert (why[d] == "") == a
+            if not a and "closer" not in why[d]:
+                assert f"{n_markers:,} independent markers" in why[d]
+
+    def test_hundreds_of_relatives_are_noise_not_family(self):
+        from callset.sample_qc.relatedness import assess_degrees
+
+        # the issue's cohort: 1,066 pairs >= 0.1 among 194 samples, 154 of them first degree or closer
+        ok, why = assess_degrees(20_000, 194, {"duplicate": 4, "first": 154, "second": 1066})
+        assert ok == {"duplicate": True, "first": True, "second": False}
+        assert "1,066 pairs" in why["second"] and "194 samples" in why["second"]
+        ok, _ = assess_degrees(20_000, 194, {"duplicate": 4, "first": 300, "second": 1066})
+        assert ok == {"duplicate": True, "first": False, "second": False}
+        ok, _ = assess_degrees(20_000, 194, {"duplicate": 4, "first": 300, "second": 1066}, max_pairs_per_sample=None)
+        assert ok["first"]
+
+    def test_configured_minimums_override_the_defaults(self):
+        from callset.sample_qc.relatedness import assess_degrees
+
+        ok, _ = assess_degrees(2_000, 200, self.NONE, min_independent_markers={"second": 1_500})
+        assert ok["second"]
+
+    def test_reported_kinship_floor_follows_the_farthest_assessable_degree(self, hail_session):
+        from callset.sample_qc.relatedness import FIRST_MIN, KinshipResult
+
+        r = KinshipResult(kin_ht=None, n_markers=1, n_samples=1,  # type: ignore[arg-type]
+                          assessable={"duplicate": True, "first": True, "second": False})
+        assert r.min_reported_kinship(0.1) == FIRST_MIN
+        r.assessable["second"] = True
+        assert r.min_reported_kinship(0.1) == 0.1
+        r.assessable = {"duplicate": False, "first": False, "second": False}
+        assert r.min_reported_kinship(0.1) is None
 
 
 def test_maximal_independent_set_keeps_the_better_ranked(hail_session):
@@ -200,19 +243,18 @@ def check_report(path: Path, *, figures: set[str]) -> _Parser:
 
 
 @pytest.fixture(scope="module")
-def sim_qc(hail_session, tmp_path_factory: pytest.TempPathFactory):
-    """Simulate, run intake (thresholds relaxed so planted anomalies reach QC), joint-call once, run QC."""
-    from harness.sample_qc_accuracy import simulate_and_joint_call
-
+def sim_qc(default_cohort):
+    """The default cohort (conftest.DEFAULT_COHORT: intake relaxed so planted anomalies reach QC), sample QC."""
     from callset.core.cohort import read_cohort_vds
     from callset.sample_qc.pipeline import read_center_metrics, run_sample_qc
 
-    p = simulate_and_joint_call(tmp_path_factory.mktemp("sqc"), **SIM_OPTS)
+    p = default_cohort
     sim = p["sim"]
     vds = read_cohort_vds(p["step"])
+    center = read_center_metrics([str(a) for a in p["accepted"]])
     result = run_sample_qc(
         vds,
-        center=read_center_metrics([str(a) for a in p["accepted"]]),
+        center=center,
         panel_vcf=str(sim / "panel" / "panel.vcf.bgz"),
         reference_fasta=str(sim / "reference" / "sim.fa.gz"),
     )
@@ -221,21 +263,37 @@ def sim_qc(hail_session, tmp_path_factory: pytest.TempPathFactory):
     return {
         "sim": sim,
         "res": p["results"],
+        "vds": vds,
+        "center": center,
         "result": result,
         "truth": truth,
         "accuracy": score(result.samples, result.related_pairs, truth, genomic_pairs=genomic),
     }
 
 
-def test_every_check_assessable_on_the_simulated_cohort(sim_qc):
-    assert all(c.assessable for c in sim_qc["result"].checks), sim_qc["result"].checks
+def test_checks_say_what_the_default_genome_supports(sim_qc):
+    """Every check is assessed, except second-degree relatedness: 10 Mb of genome holds too few independent
+    markers for it, and the check says so with their number."""
+    res = sim_qc["result"]
+    checks = {c.check: c for c in res.checks}
+    assert set(checks) == {"contamination", "sex", "ancestry", "relatedness", "relatedness_second_degree"}
+    for name in ("contamination", "sex", "ancestry", "relatedness"):
+        assert checks[name].assessable, checks[name]
+        assert checks[name].markers, checks[name]
+    second = checks["relatedness_second_degree"]
+    assert not second.assessable
+    assert f"{res.n_independent_markers:,} independent markers" in second.reason
+    assert second.n_markers == res.n_independent_markers == checks["relatedness"].n_markers
+    assert 1_000 <= res.n_independent_markers < 10_000 < res.n_qc_sites * 10
+    assert checks["ancestry"].n_markers <= res.n_independent_markers
+    assert (res.related_pairs.degree != "second").all()
 
 
 def test_karyotype_and_sex_discordance_accuracy(sim_qc):
     acc = sim_qc["accuracy"]
     assert acc.karyotype_accuracy >= 0.99, acc
     assert acc.sex_discordance_accuracy >= 0.99, acc
-    assert acc.n_true_discordant >= 4  # flipped reported sex (and nothing else) is discordant
+    assert acc.n_true_discordant >= 2 and acc.sex_discordance_recall == 1.0, acc
     df = sim_qc["result"].samples.merge(sim_qc["truth"], left_on="s", right_on="sample_id")
     for kar in ("X0", "XXY"):
         assert (df.loc[df.karyotype == kar, "inferred_karyotype"] == kar).all()
@@ -243,13 +301,13 @@ def test_karyotype_and_sex_discordance_accuracy(sim_qc):
 
 def test_duplicates_and_first_degree_found_without_false_pairs(sim_qc):
     acc = sim_qc["accuracy"]
-    assert acc.n_duplicate_pairs >= 3 and acc.n_first_degree_pairs >= 4
+    assert acc.n_duplicate_pairs >= 2 and acc.n_first_degree_pairs >= 3
     assert acc.duplicate_recall == 1.0 and acc.first_degree_recall == 1.0, acc
-    assert acc.n_false_pairs == 0, acc.false_pairs
-    # pairs sharing a true haplotype that the simulator did not plant are related in the genome: found too
-    assert acc.unplanted_found == acc.n_unplanted_related, acc
+    assert acc.degree_accuracy >= 0.95, acc.wrong_degree
+    assert acc.n_false_duplicate_first == 0, acc.false_pairs
+    assert acc.n_false_second <= 2, acc.false_pairs
     pairs = sim_qc["result"].related_pairs
-    assert (pairs.kinship >= 0.1).all()
+    assert (pairs.kinship >= 0.177).all()  # second degree is not assessable: none reported
     # one of each duplicate pair is flagged related, and nobody is hard-filtered for relatedness
     flagged = set(sim_qc["result"].samples.loc[sim_qc["result"].samples["flags"].map(lambda f: "related" in f), "s"])
     for a, b, d in zip(pairs.id1, pairs.id2, pairs.degree, strict=True):
@@ -257,18 +315,45 @@ def test_duplicates_and_first_degree_found_without_false_pairs(sim_qc):
             assert len({a, b} & flagged) >= 1 or any(
                 sim_qc["result"].samples.set_index("s").loc[x, "hard_filter_reasons"] for x in (a, b)
             )
+    assert len(flagged) <= acc.n_duplicate_pairs + acc.n_first_degree_pairs + acc.n_unplanted_related
 
 
 def test_contamination_recall_and_false_flags(sim_qc):
     acc = sim_qc["accuracy"]
-    assert acc.n_contaminated_5pct >= 8
-    assert acc.contamination_recall >= 0.95, acc
+    assert acc.n_contaminated_5pct >= 2
+    assert acc.contamination_recall == 1.0, acc
     assert acc.contamination_false_flag_rate <= 0.02, acc
 
 
 def test_ancestry_accuracy(sim_qc):
     acc = sim_qc["accuracy"]
     assert acc.ancestry_accuracy >= 0.95, acc
+
+
+def test_one_window_is_not_enough_genome_for_relatives(sim_qc, hail_session):
+    """The same cohort cut to one 1 Mb window (the old default genome): too few independent markers, so
+    relatedness is not assessable — with the reason and the count — and nobody is flagged related."""
+    hl = hail_session
+    from callset.sample_qc.pipeline import run_sample_qc
+
+    vds = sim_qc["vds"]
+    first = vds.variant_data.aggregate_rows(hl.agg.take(vds.variant_data.locus, 1))[0]
+    window = hl.parse_locus_interval(f"{first.contig}:{first.position}-{first.position + 1_000_000}")
+    one = hl.vds.filter_intervals(vds, [window])
+    res = run_sample_qc(one, center=sim_qc["center"],  # the cohort's CRAMs decode against the simulated FASTA
+                        reference_fasta=str(sim_qc["sim"] / "reference" / "sim.fa.gz"))
+    checks = {c.check: c for c in res.checks}
+    rel = checks["relatedness"]
+    assert not checks["relatedness_second_degree"].assessable
+    assert rel.n_markers == res.n_independent_markers < 1_000
+    assert f"{res.n_independent_markers:,} independent markers" in rel.reason
+    if rel.assessable:  # duplicates need fewer markers than first degree
+        assert rel.reason.startswith("duplicates assessed, first degree not")
+        assert set(res.related_pairs.degree) <= {"duplicate"}
+    else:
+        assert len(res.related_pairs) == 0
+        assert not res.samples["flags"].map(lambda f: "related" in f).any()
+    assert not checks["ancestry"].assessable and "panel" in checks["ancestry"].reason
 
 
 def test_coverage_from_cram_else_center(sim_qc):
@@ -282,7 +367,8 @@ def test_coverage_from_cram_else_center(sim_qc):
     assert len(center) == len(df) - 2
     assert (center.mean_coverage == center.reported_mean_coverage).all()
     low = df[df.low_coverage == "yes"]
-    assert len(low) >= 2 and low.hard_filter_reasons.map(lambda r: "low_coverage" in r).all()
+    assert len(low) >= DEFAULT_COHORT["low_coverage"]
+    assert low.hard_filter_reasons.map(lambda r: "low_coverage" in r).all()
 
 
 def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
@@ -292,13 +378,18 @@ def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
     out = to_research_ids(sim_qc["result"], ids)
     write_sample_qc(out, tmp_path)
     qc = pd.read_csv(tmp_path / "sample_qc.tsv", sep="\t", dtype=str, keep_default_na=False)
-    assert list(qc.columns) == SAMPLE_QC_COLUMNS and len(qc) == 200
+    assert list(qc.columns) == SAMPLE_QC_COLUMNS and len(qc) == DEFAULT_COHORT["samples"]
     assert set(qc.research_id) == set(ids.values())
     pairs = pd.read_csv(tmp_path / "related_pairs.tsv", sep="\t")
-    assert list(pairs.columns) == ["id1", "id2", "kinship", "degree"] and len(pairs) >= 7
+    assert list(pairs.columns) == ["id1", "id2", "kinship", "degree"] and len(pairs) >= 5
     assert set(pairs.id1) | set(pairs.id2) <= set(ids.values())
     preds = pd.read_csv(tmp_path / "ancestry_preds.tsv", sep="\t")
     assert list(preds.columns)[:3] == ["research_id", "ancestry", "ancestry_prob"] and "PC1" in preds
+    checks = pd.read_csv(tmp_path / "checks.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("check")
+    assert list(checks.columns) == ["assessable", "reason", "markers", "n_markers"]
+    assert checks.loc["relatedness_second_degree", "assessable"] == "False"
+    assert int(checks.loc["relatedness", "n_markers"]) == out.n_independent_markers
+    assert "independent" in checks.loc["relatedness", "markers"]
     flagged = pd.read_csv(tmp_path / "flagged_samples.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert list(flagged.columns) == ["research_id", "flags", "hard_filter_reasons"]
     assert set(flagged.research_id) == set(qc.research_id[(qc["flags"] != "") | (qc.hard_filter_reasons != "")])
@@ -337,14 +428,22 @@ def test_report_says_not_assessable(tmp_path: Path):
         panel_pcs=None,
         checks=[
             CheckStatus("sex", False, "no chrX or chrY non-PAR data in the callset"),
-            CheckStatus("ancestry", False, "no labelled ancestry panel configured"),
+            CheckStatus("ancestry", False, "no labelled ancestry panel configured", "174 independent SNPs", 174),
+            CheckStatus(
+                "relatedness", False, "174 independent markers after LD pruning (< 300 needed even for duplicates)",
+                "174 independent (LD-pruned) common autosomal SNPs", 174,
+            ),
         ],
+        n_independent_markers=174,
     )
     page = tmp_path / "r.html"
     page.write_text(render_report(res, sample_table(res)))
     check_report(page, figures={"fig-metric-mean_coverage"})
     text = page.read_text()
     assert "Sex check not assessable: no chrX or chrY" in text and "Ancestry not assessable" in text
+    assert "Relatedness not assessable: 174 independent markers after LD pruning" in text
+    # the checks table names the markers each check used
+    assert "174 independent (LD-pruned) common autosomal SNPs" in text and "markers used" in text
 
 
 # ------------------------------------------------------------------------------------------ end to end
@@ -370,6 +469,12 @@ def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
     checks = pd.read_csv(qc_dir / "checks.tsv", sep="\t", dtype=str, keep_default_na=False).set_index("check")
     assert checks.loc["ancestry", "assessable"] == "False" and "panel" in checks.loc["ancestry", "reason"]
     assert checks.loc["sex", "assessable"] == "False" and "chrX" in checks.loc["sex", "reason"]
+    # a chr22 excerpt holds a few hundred independent markers: relatedness says so instead of guessing
+    rel = checks.loc["relatedness"]
+    assert rel["assessable"] == "False" and "independent markers" in rel["reason"], rel.to_dict()
+    assert int(rel["n_markers"]) < 300 and rel["markers"]
+    assert pd.read_csv(qc_dir / "related_pairs.tsv", sep="\t").empty
+    assert not qc["flags"].str.contains("related").any()
     # what cannot be assessed is empty and excludes nobody
     assert (qc.ancestry == "").all() and (qc.inferred_karyotype == "").all()
     assert not qc.hard_filter_reasons.str.contains("sex|contamination").any()
@@ -379,6 +484,7 @@ def test_stage_runs_on_the_real_chr22_demo(tmp_path: Path):
         assert (qc_dir / name).is_file()
     text = (qc_dir / "report.html").read_text()
     assert "Ancestry not assessable" in text and "Sex check not assessable" in text
+    assert "Relatedness not assessable" in text
     check_report(qc_dir / "report.html", figures={"fig-metric-n_snp", "fig-metric-call_rate"})
     released = (tmp_path / "results" / "releases" / "v1" / "samples.tsv").read_text().split()
     n_hard = int((qc.hard_filter_reasons != "").sum())

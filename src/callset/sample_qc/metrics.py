@@ -173,3 +173,19 @@ def get_qc_mt(
 def compute_call_rate(qc_mt: hl.MatrixTable) -> hl.Table:
     """Per-sample ``call_rate`` over the QC sites (fraction of rows with a called genotype)."""
     return qc_mt.annotate_cols(call_rate=hl.agg.fraction(hl.is_defined(qc_mt.GT))).cols().select("call_rate")
+
+
+def ld_prune_qc_mt(
+    qc_mt: hl.MatrixTable, *, r2: float | None = 0.1, bp_window_size: int = 1_000_000, block_size: int | None = None
+) -> hl.MatrixTable:
+    """The QC sites reduced to *independent* markers: ``hl.ld_prune`` (r² < ``r2`` within ``bp_window_size``),
+    as gnomAD's ``get_qc_mt`` does before relatedness and PCA. ``r2`` None: no pruning (every QC site).
+
+    ``qc_mt`` should be checkpointed (LD pruning reads it several times). Globals ``ld_prune_params``.
+    """
+    if r2 is not None:
+        pruned = hl.ld_prune(qc_mt.GT, r2=r2, bp_window_size=bp_window_size, block_size=block_size)
+        qc_mt = qc_mt.filter_rows(hl.is_defined(pruned[qc_mt.row_key]))
+    return qc_mt.annotate_globals(
+        ld_prune_params=hl.struct(r2=hl.or_missing(r2 is not None, r2 or 0.0), bp_window_size=bp_window_size)
+    )

@@ -7,7 +7,8 @@ Outputs (a contract read by the release):
 - ``related_pairs.tsv``: ``id1 id2 kinship degree`` for pairs with kinship >= ``min_kinship``;
 - ``ancestry_preds.tsv``: ``research_id ancestry ancestry_prob PC1..PCk``;
 - ``flagged_samples.tsv``: ``research_id flags hard_filter_reasons`` for every sample with either;
-- ``checks.tsv``: ``check assessable reason`` (what could not be assessed and why);
+- ``checks.tsv``: ``check assessable reason markers n_markers`` (for each check: whether the data supported it,
+  why not, and the markers it used — e.g. the number of independent LD-pruned SNPs behind relatedness);
 - ``report.html``: the self-contained report.
 """
 
@@ -67,6 +68,9 @@ SAMPLE_QC_COLUMNS = [
     "flags",
 ]
 
+#: columns of ``checks.tsv`` (``markers``: what the check rested on; ``n_markers``: how many)
+CHECK_COLUMNS = ["check", "assessable", "reason", "markers", "n_markers"]
+
 #: hard-filter thresholds (``None`` = not applied); config ``sample_qc.hard_filters`` overrides
 DEFAULT_HARD_FILTERS: dict[str, Any] = {
     "min_mean_coverage": 30.0,
@@ -90,6 +94,7 @@ class SampleQCResult:
     outlier_bounds: dict[str, pd.DataFrame] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     n_qc_sites: int = 0
+    n_independent_markers: int = 0
 
 
 def read_center_metrics(accepted_tsvs: Sequence[str]) -> pd.DataFrame:
@@ -133,14 +138,16 @@ def _frame(ht: hl.Table, key: str = "s") -> pd.DataFrame:
     return pd.DataFrame({f: [r[f] for r in rows] for f in fields}).rename(columns={next(iter(ht.key)): key})
 
 
-def _try(checks: list[CheckStatus], name: str, fn: Any) -> Any:
+def _try(checks: list[CheckStatus], name: str, fn: Any, *, markers: str = "", n_markers: int | None = None) -> Any:
+    """Run one check; a :class:`NotAssessable` becomes a not-assessable :class:`CheckStatus` (with the
+    markers the exception names, else ``markers``)."""
     try:
         out = fn()
     except NotAssessable as e:
         log.warning("sample QC: %s not assessable: %s", name, e)
-        checks.append(CheckStatus(name, False, str(e)))
+        checks.append(CheckStatus(name, False, str(e), e.markers or markers, e.n_markers or n_markers))
         return None
-    checks.append(CheckStatus(name, True))
+    checks.append(CheckStatus(name, True, "", markers, n_markers))
     return out
 
 
@@ -186,72 +193,138 @@ def run_sample_qc(
         vds, min_af=qc_sites.get("min_af", 0.01), min_callrate=qc_sites.get("min_callrate", 0.95)
     ).checkpoint(hl.utils.new_temp_file("sqc_qc", "mt"))
     n_sites = qc_mt.count_rows()
-    log.info("sample QC: %d QC sites", n_sites)
+    log.info("sample QC: %d QC sites; LD pruning", n_sites)
     df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
+    ld_r2 = qc_sites.get("ld_r2", 0.1)
+    ld_window = int(qc_sites.get("ld_window_bp", 1_000_000))
+    pruned_mt = qc_mt
+    if n_sites:
+        pruned_mt = met.ld_prune_qc_mt(qc_mt, r2=ld_r2, bp_window_size=ld_window)
+        pruned_mt = pruned_mt.checkpoint(hl.utils.new_temp_file("sqc_ind", "mt"))
+    n_independent = pruned_mt.count_rows()
+    log.info("sample QC: %d independent markers (r2 < %s within %d bp)", n_independent, ld_r2, ld_window)
+    sites_what = f"{n_sites:,} common biallelic autosomal SNPs (AF >= {qc_sites.get('min_af', 0.01)})"
 
-    c = _try(checks, "contamination", lambda: _frame(contam.compute_contamination(qc_mt, **(contamination or {}))))
+    c = _try(
+        checks, "contamination", lambda: _frame(contam.compute_contamination(qc_mt, **(contamination or {}))),
+        markers=sites_what, n_markers=n_sites,
+    )
     if c is not None:
         df = df.merge(c, on="s", how="left")
+        med = c["contamination_n_sites"].median()
+        checks[-1] = CheckStatus(
+            "contamination", True, "",
+            f"hom-alt calls at {sites_what}: median {med:,.0f} per sample", n_sites,
+        )
+
+    sex_info: dict[str, Any] = {}
 
     def _sex() -> pd.DataFrame:
         try:
             f_ht = sex.compute_chrx_fstat(vds)
+            sex_info["f_sites"] = hl.eval(f_ht.chrx_f_sites)
         except NotAssessable as e:
             log.warning("sample QC: chrX F-statistic not available (%s): karyotype from depth only", e)
+            sex_info["f_note"] = str(e)
             f_ht = None
         return _frame(sex.compute_karyotype(depth_ht, f_ht, **(sex_cutoffs or {})))
 
-    s = _try(checks, "sex", _sex)
+    s = _try(checks, "sex", _sex, markers="chrX/chrY non-PAR depth (reference blocks and calls)")
     if s is not None:
         df = df.merge(s, on="s", how="left")
+        what = "chrX/chrY non-PAR depth (reference blocks and calls)"
+        if "f_sites" in sex_info:
+            what += f" and chrX F on {sex_info['f_sites']:,} common chrX non-PAR SNPs"
+        else:
+            what += f"; no chrX F ({sex_info.get('f_note', '')})"
+        checks[-1] = CheckStatus("sex", True, "", what, sex_info.get("f_sites"))
 
     anc_pcs = panel_pcs = None
-    n_pcs = int(ancestry.get("n_pcs", 6))
+    anc_what = f"{n_independent:,} independent (LD-pruned) common SNPs of the cohort"
     if not panel_vcf:
         checks.append(
-            CheckStatus("ancestry", False, "no labelled ancestry panel configured (sample_qc.ancestry_panel)")
+            CheckStatus(
+                "ancestry", False, "no labelled ancestry panel configured (sample_qc.ancestry_panel)", anc_what,
+                n_independent,
+            )
         )
     else:
+        anc_info: dict[str, Any] = {}
 
-        def _anc() -> tuple[pd.DataFrame, pd.DataFrame]:
+        def _anc() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             panel_mt = anc.read_panel(panel_vcf, labels_tsv=panel_labels, reference_genome=reference_genome)
             c_ht, p_ht, _ = anc.compute_ancestry_pcs(
-                qc_mt, panel_mt, n_pcs=n_pcs, min_sites=ancestry.get("min_sites", 200)
+                pruned_mt, panel_mt, n_pcs=ancestry.get("n_pcs"), min_sites=ancestry.get("min_sites", 100)
             )
-            return anc.scores_frame(c_ht, n_pcs), anc.scores_frame(p_ht, n_pcs, extra=("ancestry",))
+            k = len(c_ht.aggregate(hl.agg.take(c_ht.scores, 1))[0])
+            anc_info["n_sites"] = hl.eval(c_ht.n_sites)
+            anc_info["n_pcs"] = k
+            cohort_pcs = anc.scores_frame(c_ht, k)
+            panel_frame = anc.scores_frame(p_ht, k, extra=("ancestry",))
+            pred = anc.assign_ancestry(
+                cohort_pcs, panel_frame, min_prob=ancestry.get("min_prob", 0.75),
+                min_panel_accuracy=ancestry.get("min_panel_accuracy", 0.9),
+            )
+            anc_info["oob"] = pred.attrs["panel_oob_accuracy"]
+            return cohort_pcs, panel_frame, pred
 
-        got = _try(checks, "ancestry", _anc)
+        got = _try(checks, "ancestry", _anc, markers=anc_what, n_markers=n_independent)
         if got is not None:
-            anc_pcs, panel_pcs = got
-            pred = anc.assign_ancestry(anc_pcs, panel_pcs, min_prob=ancestry.get("min_prob", 0.75))
+            anc_pcs, panel_pcs, pred = got
             df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
+            checks[-1] = CheckStatus(
+                "ancestry", True, "",
+                f"{anc_info['n_sites']:,} independent common SNPs shared with the labelled panel; "
+                f"{anc_info['n_pcs']} PCs; panel groups told apart in {anc_info['oob']:.0%} (out-of-bag)",
+                anc_info["n_sites"],
+            )
+    n_pcs = 0 if anc_pcs is None else sum(c.startswith("PC") for c in anc_pcs.columns)
 
     kin_hist = None
     pairs = pd.DataFrame(columns=["id1", "id2", "kinship", "degree"])
-
-    def _kin() -> tuple[pd.DataFrame, dict[str, Any]]:
-        kin_ht = rel.compute_kinship(
-            qc_mt,
+    method = relatedness.get("method", "king")
+    kin_what = f"{n_independent:,} independent (LD-pruned) common autosomal SNPs"
+    kin_params: dict[str, Any] = {}
+    try:
+        kr = rel.compute_kinship(
+            pruned_mt,
+            method=method,
             k=relatedness.get("k", 3),
             min_individual_maf=relatedness.get("min_individual_maf", 0.01),
-            min_sites=relatedness.get("min_sites", 500),
             scores=None
-            if anc_pcs is None
+            if anc_pcs is None or method != "pc_relate"
             else {r["s"]: [r[f"PC{i + 1}"] for i in range(n_pcs)] for r in anc_pcs.to_dict("records")},
-        ).checkpoint(hl.utils.new_temp_file("sqc_kin", "ht"))
-        h = rel.kinship_histogram(kin_ht)
-        p = _frame(rel.filter_related_pairs(kin_ht, min_kinship=relatedness.get("min_kinship", 0.1)), key="id1")
-        return p, {
+            min_independent_markers=relatedness.get("min_independent_markers") or {},
+            max_pairs_per_sample=relatedness.get("max_pairs_per_sample", 1.0),
+        )
+    except NotAssessable as e:
+        log.warning("sample QC: relatedness not assessable: %s", e)
+        for name in ("relatedness", "relatedness_second_degree"):
+            checks.append(CheckStatus(name, False, str(e), e.markers or kin_what, e.n_markers))
+    else:
+        kin_params = kr.params
+        h = rel.kinship_histogram(kr.kin_ht)
+        kin_hist = {
             "bin_edges": list(h.bin_edges),
             "bin_freq": list(h.bin_freq),
             "n_smaller": h.n_smaller,
             "n_larger": h.n_larger,
         }
-
-    got = _try(checks, "relatedness", _kin)
-    if got is not None:
-        pairs, kin_hist = got
-        pairs = pairs[["id1", "id2", "kinship", "degree"]] if len(pairs) else pairs
+        close_ok = kr.assessable["duplicate"] and kr.assessable["first"]
+        reason = "" if close_ok else "; ".join(
+            f"{d}: {kr.reasons[d]}" for d in ("duplicate", "first") if not kr.assessable[d]
+        )
+        if kr.assessable["duplicate"] and not kr.assessable["first"]:
+            reason = "duplicates assessed, first degree not: " + kr.reasons["first"]
+        what = f"{method} kinship on {kin_what}"
+        checks.append(CheckStatus("relatedness", kr.assessable["duplicate"], reason, what, kr.n_markers))
+        checks.append(
+            CheckStatus("relatedness_second_degree", kr.assessable["second"], kr.reasons["second"], what, kr.n_markers)
+        )
+        floor = kr.min_reported_kinship(relatedness.get("min_kinship", 0.1))
+        if floor is not None:
+            p = _frame(rel.filter_related_pairs(kr.kin_ht, min_kinship=floor), key="id1")
+            pairs = p[["id1", "id2", "kinship", "degree"]] if len(p) else pairs
 
     df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
     if "inferred_karyotype" in df:
@@ -287,7 +360,7 @@ def run_sample_qc(
         metrics=outliers.get("metrics", outl.OUTLIER_METRICS),
     )
     flags: list[list[str]] = [list(f) for f in oflags]
-    if kin_hist is not None and len(pairs):
+    if len(pairs):
         passing = set(df.loc[df.hard_filter_reasons.map(len) == 0, "s"])
         keep_pairs = [(a, b) for a, b in zip(pairs.id1, pairs.id2, strict=True) if a in passing and b in passing]
         order = df.assign(_cr=df.call_rate.fillna(0)).sort_values(["_cr", "s"], ascending=[False, True]).s
@@ -309,6 +382,9 @@ def run_sample_qc(
         "ancestry": ancestry,
         "outliers": outliers,
         "n_qc_sites": n_sites,
+        "n_independent_markers": n_independent,
+        "ld_prune": {"r2": ld_r2, "bp_window_size": ld_window},
+        "kinship": kin_params,
     }
     return SampleQCResult(
         samples=df,
@@ -320,6 +396,7 @@ def run_sample_qc(
         outlier_bounds=bounds,
         params=params,
         n_qc_sites=n_sites,
+        n_independent_markers=n_independent,
     )
 
 
@@ -400,6 +477,7 @@ def to_research_ids(result: SampleQCResult, research_ids: Mapping[str, str]) -> 
         outlier_bounds=result.outlier_bounds,
         params=result.params,
         n_qc_sites=result.n_qc_sites,
+        n_independent_markers=result.n_independent_markers,
     )
 
 
@@ -481,8 +559,7 @@ def write_sample_qc(result: SampleQCResult, out_dir: str | Path, *, title: str =
         out / "related_pairs.tsv", sep="\t", index=False, float_format="%.5f"
     )
     pcs = result.ancestry_pcs
-    k = int(result.params.get("ancestry", {}).get("n_pcs", 6))
-    pc_cols = [f"PC{i + 1}" for i in range(k)]
+    pc_cols = [c for c in pcs.columns if c.startswith("PC")] if pcs is not None else []
     if pcs is None:
         preds = pd.DataFrame(columns=["research_id", "ancestry", "ancestry_prob", *pc_cols])
     else:
@@ -490,9 +567,9 @@ def write_sample_qc(result: SampleQCResult, out_dir: str | Path, *, title: str =
     preds.to_csv(out / "ancestry_preds.tsv", sep="\t", index=False, float_format="%.6g")
     flagged = table[(table["flags"] != "") | (table.hard_filter_reasons != "")]
     flagged[["research_id", "flags", "hard_filter_reasons"]].to_csv(out / "flagged_samples.tsv", sep="\t", index=False)
-    pd.DataFrame([c.__dict__ for c in result.checks], columns=["check", "assessable", "reason"]).to_csv(
-        out / "checks.tsv", sep="\t", index=False
-    )
+    checks = pd.DataFrame([c.__dict__ for c in result.checks], columns=CHECK_COLUMNS)
+    checks["n_markers"] = checks["n_markers"].astype("Int64")
+    checks.to_csv(out / "checks.tsv", sep="\t", index=False)
     (out / "report.html").write_text(render_report(result, table, title=title))
     log.info(
         "sample QC written to %s: %d samples, %d hard-filtered, %d flagged, %d related pairs",

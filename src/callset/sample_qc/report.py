@@ -186,17 +186,27 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
             {"item": "flagged (kept, listed)", "value": n_flag},
             {"item": "related pairs (kinship ≥ threshold)", "value": len(result.related_pairs)},
             {"item": "QC sites (common biallelic autosomal SNPs)", "value": result.n_qc_sites},
+            {"item": "independent markers (QC sites after LD pruning)", "value": result.n_independent_markers},
         ]
     )
     body.append(_table(summary, ["item", "value"]) + "</section>")
 
     body.append('<section id="checks"><h2>Checks</h2>')
+    cols = ["check", "status", "markers used", "reason"]
     rows = [
-        {"check": c.check, "status": "assessed" if c.assessable else "not assessable", "reason": c.reason}
+        {
+            "check": c.check,
+            "status": "assessed" if c.assessable else "not assessable",
+            "markers used": c.markers,
+            "reason": c.reason,
+        }
         for c in result.checks
     ]
-    body.append(_table(pd.DataFrame(rows, columns=["check", "status", "reason"]), ["check", "status", "reason"]))
-    body.append("<p>A check that is not assessable excludes and flags nobody.</p></section>")
+    body.append(_table(pd.DataFrame(rows, columns=cols), cols))
+    body.append(
+        "<p>A check that is not assessable excludes and flags nobody. Independent markers are the QC sites "
+        "left after LD pruning: how many separate stretches of genome a genetic estimate rests on.</p></section>"
+    )
 
     body.append('<section id="pca"><h2>Genetic ancestry (PCA)</h2>')
     a = checks.get("ancestry")
@@ -284,24 +294,35 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
 
     body.append('<section id="kinship"><h2>Relatedness</h2>')
     k = checks.get("relatedness")
+    k2 = checks.get("relatedness_second_degree")
     if k is not None and k.assessable and result.kinship_hist:
         h = result.kinship_hist
+        method = str(result.params.get("kinship", {}).get("method", "king"))
         body.append(
             _figure(
                 "fig-kinship",
                 svg_hist(
                     h["bin_freq"],
                     h["bin_edges"],
-                    xlab="kinship (PC-Relate)",
+                    xlab=f"kinship ({'KING-robust' if method == 'king' else 'PC-Relate'})",
                     ylab="pairs",
-                    vlines=[(0.1, "0.1"), (0.177, "1st"), (0.354, "dup")],
+                    vlines=[(0.088, "2nd"), (0.177, "1st"), (0.354, "dup")],
                     log_y=True,
                 ),
-                "All pairwise kinship values; pairs at or above the threshold are listed below.",
+                f"All pairwise kinship values ({k.markers}); pairs of the assessable degrees are listed below.",
             )
         )
+        if k.reason:
+            body.append(f'<p class="na">{_esc(k.reason)}.</p>')
+        if k2 is not None and not k2.assessable:
+            body.append(
+                f'<p class="na">Second-degree relatedness not assessable: {_esc(k2.reason)}. '
+                "No second-degree pair is reported and nobody is flagged for one.</p>"
+            )
         if len(result.related_pairs):
             body.append(_table(result.related_pairs, ["id1", "id2", "kinship", "degree"]))
+        else:
+            body.append("<p>No related pair at the assessable degrees.</p>")
     else:
         body.append(f'<p class="na">Relatedness not assessable: {_esc(k.reason if k else "not run")}.</p>')
     body.append("</section>")

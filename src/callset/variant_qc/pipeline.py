@@ -42,7 +42,8 @@ from callset.variant_qc.filters import (
 log = logging.getLogger(__name__)
 
 AS_STATS = hl.tstruct(qual=hl.tfloat64, vardp=hl.tint64, raw_mq=hl.tfloat64, mq_reads=hl.tint64,
-                      ref_fw=hl.tint64, ref_rv=hl.tint64, alt_fw=hl.tint64, alt_rv=hl.tint64)
+                      ref_fw=hl.tint64, ref_rv=hl.tint64, alt_fw=hl.tint64, alt_rv=hl.tint64,
+                      alt_dp=hl.tint64, het_alt_dp=hl.tint64, het_dp=hl.tint64)
 
 
 def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
@@ -83,11 +84,16 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
             sb_alt = hl.or_missing(biallelic, vd.SB[2:4])
         else:
             sb_ref = sb_alt = hl.missing(hl.tarray(hl.tint32))
+        alt_dp = hl.int64(vd.LAD[li])
+        het = carrier & (vd.LGT.ploidy == 2) & (vd.LGT[0] != vd.LGT[1]) & (vd.LGT[0] == 0)
         return hl.agg.filter(carrier, hl.struct(
             qual=hl.agg.sum(qual), vardp=hl.agg.sum(vardp), raw_mq=hl.agg.sum(raw_mq),
             mq_reads=hl.agg.sum(mq_reads),
             ref_fw=hl.agg.sum(hl.int64(sb_ref[0])), ref_rv=hl.agg.sum(hl.int64(sb_ref[1])),
             alt_fw=hl.agg.sum(hl.int64(sb_alt[0])), alt_rv=hl.agg.sum(hl.int64(sb_alt[1])),
+            alt_dp=hl.agg.sum(alt_dp),
+            het_alt_dp=hl.agg.filter(het, hl.agg.sum(alt_dp)),
+            het_dp=hl.agg.filter(het, hl.agg.sum(hl.int64(vd.LAD[0] + vd.LAD[li]))),
         ))
 
     return vd.annotate_rows(_as=hl.agg.array_agg(stats, hl.range(1, hl.len(vd.alleles))))
@@ -136,6 +142,9 @@ def compute_site_metrics(
             AS_MQ=hl.or_missing(a.mq_reads > 0, hl.sqrt(a.raw_mq / hl.float64(a.mq_reads))),
             AS_FS=fs_expr(a.ref_fw, a.ref_rv, a.alt_fw, a.alt_rv),
             AS_SOR=hl.or_missing(hl.is_defined(a.ref_fw), sor_expr(a.ref_fw, a.ref_rv, a.alt_fw, a.alt_rv)),
+            AS_ALT_DP=a.alt_dp,
+            AS_HET_ALT_DP=a.het_alt_dp,
+            AS_HET_DP=a.het_dp,
         ),
     )
     return ht.select("AC", "AN", "n_het", "n_hom_alt", "n_hq_carriers", "excess_het", "n_alt_alleles",
