@@ -202,9 +202,7 @@ def _stable_header(path: Path, fasta: Path) -> None:
             line = "\t".join([*fields, f"UR:{fasta.name}"])
         lines.append(line)
     tmp = path.with_name(path.name + ".header.sam")
-    tmp.write_text("
-".join(lines) + "
-")
+    tmp.write_text("\n".join(lines) + "\n")
     out = path.with_name(path.name + ".reheadered")
     try:
         # a new file, not `-i` (in place): in place, the header container keeps the size of the first header,
