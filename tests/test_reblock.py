@@ -301,3 +301,25 @@ def test_simulated_gatk_band_gvcfs_keep_their_records_and_bands(tmp_path):
         n_var += check_reblocked(s, res.path)
         assert res.n_blocks_out < res.n_blocks_in / 5
     assert n_var > 50
+
+
+def test_gq0_drop_on_a_real_gvcf_leaves_out_exactly_the_gq0_blocks(tmp_path):
+    """gq0="drop" writes the gq0="no_call" output without its GQ-0 blocks (the last run of the file is one:
+    every piece of the final chunk dropped)."""
+    src = CHR22 / "HG00187.hg38.g.vcf.gz"
+    kept = reblock_gvcf(src, tmp_path / "keep.rb.g.vcf.gz")
+    dropped = reblock_gvcf(src, tmp_path / "drop.rb.g.vcf.gz", gq0="drop")
+    gq0 = [r for r in body(kept.path)
+           if r.split("\t")[8] == "GT:DP:GQ:MIN_DP" and r.split("\t")[9].split(":")[2] == "0"]
+    assert gq0 and dropped.n_gq0_dropped == len(gq0) and kept.n_gq0_dropped == 0
+    assert body(dropped.path) == [r for r in body(kept.path) if r not in set(gq0)]
+    assert dropped.bases_gq0_dropped == sum(int(r.split("\t")[7][4:]) - int(r.split("\t")[1]) + 1 for r in gq0)
+
+
+def test_a_gvcf_with_nothing_to_merge_is_copied(tmp_path):
+    """No mergeable block in a chunk (variant records, a block with another INFO key): the lines as they were."""
+    records = [f"chr1\t1\t.\tA\t<NON_REF>\t.\t.\tEND=30;XX=1\t{F}\t0/0:30:45:28:0,45,900", VAR, DEL]
+    src = write_gvcf(tmp_path / "in.g.vcf.gz", records)
+    res = reblock_gvcf(src, tmp_path / "out.g.vcf.gz", contig_recoding={"chr1": "1"})
+    assert body(res.path) == [r.replace("chr1\t", "1\t", 1) for r in records]
+    assert (res.n_records_in, res.n_blocks_in, res.n_blocks_out, res.n_copied) == (3, 0, 0, 3)

@@ -57,8 +57,10 @@ def format_blocks(L: Lines, p: Pieces, gq: np.ndarray, recode: Mapping[bytes, by
     keep, line, ps, pe, ref = p.keep, p.line, p.ps, p.pe, p.ref
     dp, dp_miss, mn, mn_miss = p.dp, p.dp_miss, p.min_dp, p.min_miss
     sel = np.flatnonzero(keep)
-    cid = L.cid[line[sel]]
     out: list[bytes] = []
+    if not len(sel):  # every piece a GQ-0 block dropped (gq0="drop")
+        return out
+    cid = L.cid[line[sel]]
     bounds = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1], True])
     alts = np.array([b"<NON_REF>", b"<*>"], dtype=object)
     gts = np.array([b"0/0", b"0"], dtype=object)
@@ -105,6 +107,8 @@ def in_line_order(
                                                strict=True)]
     if recode:
         segs = [recode_lines(seg, recode) for seg in segs]
+    if not len(runs):  # nothing merged in this chunk: the lines as they were
+        return b"".join(segs)
     # items: the copied stretches, then every block line; put them in line order
     n_copy = len(copy_start)
     n_run_lines = np.asarray(run_hi, np.int64) - np.asarray(run_lo, np.int64)
