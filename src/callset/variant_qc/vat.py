@@ -24,6 +24,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,38 @@ def write_vat(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ht = _checked_rows(mt_or_rows, max_alt_alleles=max_alt_alleles)
+    ht, n_in, drops = _drop_sites(ht, max_alt_alleles=max_alt_alleles)
+    groups = _frequency_groups(ht)
+    ht = _one_row_per_transcript(ht)
+    columns = [_VatColumn(n, t, d, v) for (n, t, d), v in zip(BASE_COLUMNS, _base_values(ht), strict=True)]
+    columns += _frequency_columns(ht, groups) + _population_columns(ht)
+    n_rows = _export(ht, columns, out / VAT_NAME)
+    n_variants = n_in - sum(drops.values())
+    schema = [{"name": c.name, "type": c.type, "description": c.description} for c in columns]
+    (out / "vat.schema.json").write_text(json.dumps(schema, indent=1) + "\n")
+    (out / "README.md").write_text(_readme(schema, drops))
+    summary = {"file": VAT_NAME, "n_rows": n_rows, "n_variants": n_variants, "n_variants_in": n_in,
+               "dropped": drops, "groups": groups}
+    (out / "vat_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    log.info("VAT: %d rows (%d variants) written to %s", n_rows, n_variants, out / VAT_NAME)
+    return summary
+
+
+@dataclass(frozen=True)
+class _VatColumn:
+    """One VAT column: its name, type and meaning (``vat.schema.json``) and its value (a string expression)."""
+
+    name: str
+    type: str
+    description: str
+    value: hl.expr.Expression
+
+
+def _checked_rows(
+    mt_or_rows: hl.MatrixTable | hl.Table | Sequence[hl.MatrixTable | hl.Table], *, max_alt_alleles: int
+) -> hl.Table:
+    """The rows, after checking they carry the variant-QC site fields the VAT needs."""
     ht = _rows(mt_or_rows)
     need = ["filters", "learned_filter_score", "consequence", "gene", "transcript_consequences", "clinvar"]
     missing = [f for f in need if f not in ht.row]
@@ -115,28 +148,40 @@ def write_vat(
         raise VariantQCError(f"write_vat: rows lack {missing}; join the variant-QC sites first (annotate_sites)")
     if "n_alt_alleles" not in ht.row:
         log.warning("write_vat: no n_alt_alleles field: the > %d ALT alleles rule cannot be applied", max_alt_alleles)
+    return ht
 
+
+def _drop_sites(ht: hl.Table, *, max_alt_alleles: int) -> tuple[hl.Table, int, dict[str, int]]:
+    """The sites the VAT keeps (AoU rules, :func:`vat_drop_reason_expr`), the number of sites in, and the
+    number dropped per reason."""
     ht = ht.annotate(_drop=vat_drop_reason_expr(ht, max_alt_alleles=max_alt_alleles))
     counts = ht.aggregate(hl.struct(reasons=hl.agg.counter(hl.or_else(ht._drop, "kept")), n=hl.agg.count()))
     drops = {k: int(v) for k, v in counts.reasons.items() if k != "kept"}
     log.info("VAT: %d variants in, %d dropped (AoU rules): %s", counts.n, sum(drops.values()), drops)
-    ht = ht.filter(hl.is_missing(ht._drop))
+    return ht.filter(hl.is_missing(ht._drop)), int(counts.n), drops
 
-    columns = list(BASE_COLUMNS)
-    groups: list[str] = []
-    if "freq" in ht.row:
-        if "freq_groups" in ht.globals:
-            groups = list(hl.eval(ht.freq_groups))
-        else:
-            groups = sorted(ht.aggregate(hl.agg.explode(hl.agg.collect_as_set, ht.freq.keys())))
-            groups = ["all"] + [g for g in groups if g != "all"]
-    pop_fields = list(ht.population.dtype.fields) if "population" in ht.row else []
 
+def _frequency_groups(ht: hl.Table) -> list[str]:
+    """The ancestry groups of ``freq`` ("all" first; the ``freq_groups`` global when present), or none."""
+    if "freq" not in ht.row:
+        return []
+    if "freq_groups" in ht.globals:
+        return list(hl.eval(ht.freq_groups))
+    groups = sorted(ht.aggregate(hl.agg.explode(hl.agg.collect_as_set, ht.freq.keys())))
+    return ["all"] + [g for g in groups if g != "all"]
+
+
+def _one_row_per_transcript(ht: hl.Table) -> hl.Table:
+    """One row per variant × transcript in ``_tx`` (one row with a missing transcript when it has none)."""
     tx_t = ht.transcript_consequences.dtype.element_type
     none_tx = hl.struct(**{f: hl.missing(tx_t[f]) for f in tx_t})
     ht = ht.annotate(_tx=hl.if_else(hl.len(ht.transcript_consequences) == 0, hl.array([none_tx]),
                                     ht.transcript_consequences))
-    ht = ht.explode("_tx")
+    return ht.explode("_tx")
+
+
+def _base_values(ht: hl.Table) -> list[hl.expr.Expression]:
+    """The values of :data:`BASE_COLUMNS`, in their order."""
     ref, alt = ht.alleles[0], ht.alleles[1]
     contig_short = ht.locus.contig.replace("^chr", "")
     filters = hl.sorted(hl.array(ht.filters))
@@ -162,50 +207,48 @@ def write_vat(
         "filter_status": hl.if_else(hl.len(filters) == 0, "PASS", hl.delimit(filters, ";")),
         "learned_filter_score": _s(ht.learned_filter_score),
     }
-    if groups:
-        for g in groups:
-            key = g.lower()
-            f = ht.freq.get(g)
-            for col, fld, typ, what in (
-                ("ac", "AC", "integer", "alternate allele count"), ("an", "AN", "integer", "allele number"),
-                ("af", "AF", "float", "alternate allele frequency"),
-                ("sc", "sample_count", "integer", "number of samples carrying the allele"),
-                ("hc", "homozygote_count", "integer", "number of homozygous-alternate samples"),
-            ):
-                name = f"gvs_{key}_{col}"
-                vals[name] = _s(f[fld])
-                who = "all samples" if g == "all" else f"samples of genetic ancestry group {g}"
-                columns.append((name, typ, f"{what} among {who} in this release"))
-        vals["gvs_max_af"] = _s(ht.max_af)
-        vals["gvs_max_subpop"] = _s(ht.max_af_group)
-        columns += [("gvs_max_af", "float", "highest AF over the ancestry groups"),
-                    ("gvs_max_subpop", "string", "the ancestry group with the highest AF")]
-    else:
-        for col, fld, typ in (("ac", "AC", "integer"), ("an", "AN", "integer"), ("af", "AF", "float")):
-            if fld in ht.row:
-                vals[f"gvs_all_{col}"] = _s(ht[fld])
-                columns.append((f"gvs_all_{col}", typ, f"{fld} over all samples in this release"))
-    for f in pop_fields:
-        vals[f"population_{f}"] = _s(ht.population[f])
-        columns.append((f"population_{f}", "string", f"{f} from the configured population sites VCF"))
+    return [vals[name] for name, _t, _d in BASE_COLUMNS]
 
-    path = out / VAT_NAME
-    ht = ht.select(**vals).key_by().select(*[c[0] for c in columns])
-    ht.export(str(path), header=True, delimiter="\t")
+
+def _frequency_columns(ht: hl.Table, groups: list[str]) -> list[_VatColumn]:
+    """``gvs_<group>_ac/an/af/sc/hc`` per group and ``gvs_max_af/subpop``; without ``freq``, ``gvs_all_*`` from
+    the rows' ``AC``/``AN``/``AF`` (those present)."""
+    if not groups:
+        return [_VatColumn(f"gvs_all_{col}", typ, f"{fld} over all samples in this release", _s(ht[fld]))
+                for col, fld, typ in (("ac", "AC", "integer"), ("an", "AN", "integer"), ("af", "AF", "float"))
+                if fld in ht.row]
+    columns = []
+    for g in groups:
+        f = ht.freq.get(g)
+        who = "all samples" if g == "all" else f"samples of genetic ancestry group {g}"
+        for col, fld, typ, what in (
+            ("ac", "AC", "integer", "alternate allele count"), ("an", "AN", "integer", "allele number"),
+            ("af", "AF", "float", "alternate allele frequency"),
+            ("sc", "sample_count", "integer", "number of samples carrying the allele"),
+            ("hc", "homozygote_count", "integer", "number of homozygous-alternate samples"),
+        ):
+            columns.append(_VatColumn(f"gvs_{g.lower()}_{col}", typ, f"{what} among {who} in this release",
+                                      _s(f[fld])))
+    return [*columns, _VatColumn("gvs_max_af", "float", "highest AF over the ancestry groups", _s(ht.max_af)),
+            _VatColumn("gvs_max_subpop", "string", "the ancestry group with the highest AF", _s(ht.max_af_group))]
+
+
+def _population_columns(ht: hl.Table) -> list[_VatColumn]:
+    """``population_<field>`` for every field of the optional ``population`` struct."""
+    fields = list(ht.population.dtype.fields) if "population" in ht.row else []
+    return [_VatColumn(f"population_{f}", "string", f"{f} from the configured population sites VCF",
+                       _s(ht.population[f])) for f in fields]
+
+
+def _export(ht: hl.Table, columns: list[_VatColumn], path: Path) -> int:
+    """Export the columns to ``path`` (BGZF TSV with a header line), tabix-index it; the number of rows."""
     import pysam
 
+    ht = ht.select(**{c.name: c.value for c in columns}).key_by().select(*[c.name for c in columns])
+    ht.export(str(path), header=True, delimiter="\t")
     pysam.tabix_index(str(path), seq_col=1, start_col=2, end_col=2, line_skip=1, zerobased=False,
                       force=True, preset=None)
-    n_rows = ht.count()
-    n_variants = counts.n - sum(drops.values())
-    schema = [{"name": n, "type": t, "description": d} for n, t, d in columns]
-    (out / "vat.schema.json").write_text(json.dumps(schema, indent=1) + "\n")
-    (out / "README.md").write_text(_readme(schema, drops))
-    summary = {"file": VAT_NAME, "n_rows": n_rows, "n_variants": n_variants, "n_variants_in": counts.n,
-               "dropped": drops, "groups": groups}
-    (out / "vat_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    log.info("VAT: %d rows (%d variants) written to %s", n_rows, n_variants, path)
-    return summary
+    return int(ht.count())
 
 
 def _readme(schema: list[dict[str, str]], drops: dict[str, int]) -> str:
