@@ -54,8 +54,8 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
     of ALT reads and ALT read count (falls back to RAW_MQandDP), AS_SB_TABLE REF/ALT strand counts (falls
     back to the per-sample SB of biallelic records).
     """
-    info = vd.gvcf_info if "gvcf_info" in vd.entry else None
-    has = set(info.dtype.fields) if info is not None else set()
+    # gvcf_info fields are read only when present (``has``): a VDS combined from gVCFs without INFO has none
+    has: set[str] = set(vd.gvcf_info.dtype.fields) if "gvcf_info" in vd.entry else set()
     entry = set(vd.entry)
 
     def stats(j: hl.expr.Int32Expression) -> hl.expr.StructExpression:
@@ -63,21 +63,21 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
         carrier = hl.is_defined(li) & hl.coalesce(
             hl.range(vd.LGT.ploidy).any(lambda k: vd.LGT[k] == li), False)
         if "AS_QUALapprox" in has:
-            qual = hl.float64(info.AS_QUALapprox[li])
+            qual = hl.float64(vd.gvcf_info.AS_QUALapprox[li])
         else:
             qual = hl.float64(vd.LPL[0]) if "LPL" in entry else hl.missing(hl.tfloat64)
         if "AS_VarDP" in has:
-            vardp = hl.int64(info.AS_VarDP[0] + info.AS_VarDP[li])
+            vardp = hl.int64(vd.gvcf_info.AS_VarDP[0] + vd.gvcf_info.AS_VarDP[li])
         else:
             vardp = hl.int64(vd.LAD[0] + vd.LAD[li])
         if "AS_RAW_MQ" in has:
-            raw_mq, mq_reads = info.AS_RAW_MQ[li], hl.int64(vd.LAD[li])
+            raw_mq, mq_reads = vd.gvcf_info.AS_RAW_MQ[li], hl.int64(vd.LAD[li])
         elif "RAW_MQandDP" in has:
-            raw_mq, mq_reads = hl.float64(info.RAW_MQandDP[0]), hl.int64(info.RAW_MQandDP[1])
+            raw_mq, mq_reads = hl.float64(vd.gvcf_info.RAW_MQandDP[0]), hl.int64(vd.gvcf_info.RAW_MQandDP[1])
         else:
             raw_mq, mq_reads = hl.missing(hl.tfloat64), hl.missing(hl.tint64)
         if "AS_SB_TABLE" in has:
-            sb_ref, sb_alt = info.AS_SB_TABLE[0], info.AS_SB_TABLE[li]
+            sb_ref, sb_alt = vd.gvcf_info.AS_SB_TABLE[0], vd.gvcf_info.AS_SB_TABLE[li]
         elif "SB" in entry:
             biallelic = hl.len(vd.LA) == 2
             sb_ref = hl.or_missing(biallelic, vd.SB[0:2])
