@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from callset.config import migrate_renamed_keys
 from callset.errors import CallsetError
 from callset.runtime.hail_session import stop as stop_hail_session
 from callset.release.guard import (
@@ -26,7 +27,13 @@ if not config.get("inbox"):
         "documented default; template config/config.yaml, demo config/demo.yaml)"
     )
 
-# fills every default of the schema: the effective configuration of this run
+# renamed keys are read under their new names (one warning line each), then every default of the schema is
+# filled: the effective configuration of this run
+try:
+    for line in migrate_renamed_keys(config):
+        print(f"callset: {line}", file=sys.stderr)
+except CallsetError as e:
+    raise WorkflowError(f"callset: {e}") from None
 validate(config, schema="../config/schemas/config.schema.yaml")
 EFFECTIVE_CONFIG = json.loads(json.dumps(config))
 # digest of the package and workflow files, recorded in each release (a finished release is not rewritten by new code)

@@ -186,7 +186,7 @@ class TestOutliers:
     def test_hard_filter_reasons(self, row, reasons):
         thr = {
             "min_mean_coverage": 30,
-            "min_coverage_20x": 0.9,
+            "min_genome_coverage_20x": 0.9,
             "max_contamination": 0.03,
             "min_call_rate": None,
             "sex": True,

@@ -108,8 +108,11 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``key: old -> new`` for every release-shaping setting that differs (dotted keys, sorted)."""
-    a, b = _flatten(release_config(old)), _flatten(release_config(new))
+    """``key: old -> new`` for every release-shaping setting that differs (dotted keys, sorted; a key renamed
+    since ``old`` was recorded is compared under its new name)."""
+    from callset.config import migrated_config
+
+    a, b = _flatten(release_config(migrated_config(old))), _flatten(release_config(new))
     out = []
     for k in sorted(set(a) | set(b)):
         if a.get(k, "<unset>") != b.get(k, "<unset>"):

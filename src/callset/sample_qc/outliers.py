@@ -115,7 +115,7 @@ def hard_filter_reasons(row: Mapping[str, object], thresholds: Mapping[str, floa
     """Reasons a sample fails the hard filters (empty when it passes); a missing value fails nothing.
 
     Keys of ``thresholds`` (``None`` = not applied): ``min_mean_coverage`` (``mean_coverage``),
-    ``min_coverage_20x`` (``coverage_20x``), ``max_contamination`` (estimated ``contamination``),
+    ``min_genome_coverage_20x`` (``coverage_20x``), ``max_contamination`` (estimated ``contamination``),
     ``min_call_rate`` (``call_rate``), ``sex`` (bool-like: discordant/ambiguous sex fails).
     """
     reasons = []
@@ -128,7 +128,7 @@ def hard_filter_reasons(row: Mapping[str, object], thresholds: Mapping[str, floa
 
     checks = (
         ("min_mean_coverage", "mean_coverage", "low_coverage", lambda x, t: x < t),
-        ("min_coverage_20x", "coverage_20x", "low_coverage_20x", lambda x, t: x < t),
+        ("min_genome_coverage_20x", "coverage_20x", "low_coverage_20x", lambda x, t: x < t),
         ("max_contamination", "contamination", "contamination", lambda x, t: x > t),
         ("min_call_rate", "call_rate", "low_call_rate", lambda x, t: x < t),
     )

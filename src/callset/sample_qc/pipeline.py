@@ -74,7 +74,7 @@ CHECK_COLUMNS = ["check", "assessable", "reason", "markers", "n_markers"]
 #: hard-filter thresholds (``None`` = not applied); config ``sample_qc.hard_filters`` overrides
 DEFAULT_HARD_FILTERS: dict[str, Any] = {
     "min_mean_coverage": 30.0,
-    "min_coverage_20x": 0.9,
+    "min_genome_coverage_20x": 0.9,
     "max_contamination": 0.03,
     "min_call_rate": None,
     "sex": True,
@@ -190,7 +190,7 @@ def run_sample_qc(
     df = df.merge(depth, on="s", how="left")
     log.info("sample QC: dense QC MatrixTable of common biallelic autosomal SNPs")
     qc_mt = met.get_qc_mt(
-        vds, min_af=qc_sites.get("min_af", 0.01), min_callrate=qc_sites.get("min_callrate", 0.95)
+        vds, min_af=qc_sites.get("min_af", 0.01), min_callrate=qc_sites.get("min_call_rate", 0.95)
     ).checkpoint(hl.utils.new_temp_file("sqc_qc", "mt"))
     n_sites = qc_mt.count_rows()
     log.info("sample QC: %d QC sites; LD pruning", n_sites)

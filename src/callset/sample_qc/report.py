@@ -240,7 +240,7 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
     body.append('<section id="metrics"><h2>Metric distributions</h2><div class="grid">')
     specs = [
         ("mean_coverage", [(thr.get("min_mean_coverage"), "min")], "mean coverage (x)"),
-        ("coverage_20x", [(thr.get("min_coverage_20x"), "min")], "fraction of bases ≥ 20x"),
+        ("coverage_20x", [(thr.get("min_genome_coverage_20x"), "min")], "fraction of bases ≥ 20x"),
         ("contamination", [(thr.get("max_contamination"), "max")], "contamination (estimated)"),
         ("call_rate", [(thr.get("min_call_rate"), "min")], "call rate at QC sites"),
         ("n_snp", [], "n_snp"),
