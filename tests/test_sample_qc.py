@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 from conftest import DEFAULT_COHORT
 from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs
@@ -78,6 +79,28 @@ def test_degree_expr(hail_session, kin, degree):
     from callset.sample_qc.relatedness import degree_expr
 
     assert hl.eval(degree_expr(hl.float64(kin))) == degree
+
+
+class TestDetectableR2:
+    """The LD-pruning threshold follows what the cohort's size can tell from chance."""
+
+    @pytest.mark.parametrize("n", [40, 60, 200])
+    def test_unlinked_markers_rarely_pass_it(self, n):
+        from callset.sample_qc.metrics import LD_NULL_ALPHA, detectable_r2
+
+        rng = np.random.default_rng(n)
+        af = rng.uniform(0.05, 0.5, size=(2, 20_000))
+        a, b = (rng.binomial(2, f[:, None], size=(20_000, n)).astype(float) for f in af)
+        a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
+        r2 = (a * b).sum(1) ** 2 / ((a * a).sum(1) * (b * b).sum(1))
+        thr = detectable_r2(0.1, n)
+        rate = float((r2 > thr).mean())
+        # at most ~ alpha (binomial sd over 20,000 pairs ~ 0.0002) where the threshold is raised
+        assert rate <= LD_NULL_ALPHA + 0.001, (n, thr, rate)
+        if n < 108:
+            assert thr > 0.1 and (r2 > 0.1).mean() > 5 * LD_NULL_ALPHA  # a fixed 0.1 prunes for noise here
+        else:
+            assert thr == 0.1
 
 
 class TestAssessDegrees:

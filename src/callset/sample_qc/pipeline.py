@@ -197,6 +197,8 @@ def run_sample_qc(
     df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
     ld_r2 = qc_sites.get("ld_r2", 0.1)
     ld_window = int(qc_sites.get("ld_window_bp", 1_000_000))
+    if ld_r2 is not None:  # what this many samples can tell from chance (see detectable_r2)
+        ld_r2 = round(met.detectable_r2(ld_r2, qc_mt.count_cols()), 4)
     pruned_mt = qc_mt
     if n_sites:
         pruned_mt = met.ld_prune_qc_mt(qc_mt, r2=ld_r2, bp_window_size=ld_window)
@@ -287,7 +289,8 @@ def run_sample_qc(
     kin_params: dict[str, Any] = {}
     try:
         kr = rel.compute_kinship(
-            pruned_mt,
+            qc_mt if method == "king" else pruned_mt,
+            n_independent=n_independent if method == "king" else None,
             method=method,
             k=relatedness.get("k", 3),
             min_individual_maf=relatedness.get("min_individual_maf", 0.01),
@@ -316,7 +319,8 @@ def run_sample_qc(
         )
         if kr.assessable["duplicate"] and not kr.assessable["first"]:
             reason = "duplicates assessed, first degree not: " + kr.reasons["first"]
-        what = f"{method} kinship on {kin_what}"
+        what = (f"{method} kinship on all {n_sites:,} QC sites; {kin_what}" if method == "king"
+                else f"{method} kinship on {kin_what}")
         checks.append(CheckStatus("relatedness", kr.assessable["duplicate"], reason, what, kr.n_markers))
         checks.append(
             CheckStatus("relatedness_second_degree", kr.assessable["second"], kr.reasons["second"], what, kr.n_markers)

@@ -173,14 +173,24 @@ def compute_kinship(
     min_independent_markers: Mapping[str, int] = DEFAULT_MIN_INDEPENDENT_MARKERS,
     max_pairs_per_sample: float | None = 1.0,
     block_size: int | None = None,
+    n_independent: int | None = None,
 ) -> KinshipResult:
-    """Kinship on the independent (LD-pruned) markers ``mt`` and which degrees it can support.
+    """Kinship on the markers ``mt`` and which degrees it can support.
 
-    Raises :class:`NotAssessable` (before any kinship is computed) when ``mt`` has too few markers even for
-    duplicates, or fewer than 3 samples.
+    ``n_independent``: how many of ``mt``'s markers are independent (LD-pruned); None when ``mt`` is itself
+    the LD-pruned set. KING is given every QC site (LD does not bias it, and the extra sites cut its noise:
+    on the simulator's default genome, 59 samples, a parent-child pair measured 0.258 on all 36,838 QC sites
+    against 0.222 on the 704 pruned ones, unrelated pairs at most 0.102 against 0.112); which degrees are
+    assessable still follows the independent markers, the genome the sites sample.
+
+    Raises :class:`NotAssessable` (before any kinship is computed) when there are too few independent
+    markers even for duplicates, or fewer than 3 samples.
     """
-    n_rows, n_cols = mt.count()
+    n_sites, n_cols = mt.count()
+    n_rows = n_sites if n_independent is None else n_independent
     what = f"{n_rows:,} independent (LD-pruned) common autosomal SNPs"
+    if n_independent is not None:
+        what += f" (kinship on all {n_sites:,} QC sites)"
     need = {**DEFAULT_MIN_INDEPENDENT_MARKERS, **min_independent_markers}
     if n_rows < need["duplicate"]:
         raise NotAssessable(
@@ -200,6 +210,7 @@ def compute_kinship(
     params: dict[str, object] = {
         "method": method,
         "n_markers": n_rows,
+        "n_sites": n_sites,
         "min_independent_markers": need,
         "max_pairs_per_sample": max_pairs_per_sample,
         "n_pairs_at": n_pairs_at,
