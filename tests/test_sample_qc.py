@@ -18,8 +18,8 @@ import math
 import re
 from pathlib import Path
 
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import DEFAULT_COHORT
 from harness.sample_qc_accuracy import read_truth, score, shared_haplotype_pairs
