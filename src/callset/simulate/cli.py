@@ -68,15 +68,25 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--batches", type=int, default=None, help="number of batches (default: one per 100 samples)",
     )
     g = p.add_argument_group("genome windows")
-    g.add_argument("--region-size", type=int, default=1_000_000, help="autosomal window length (bp)")
-    g.add_argument("--contig", dest="autosome_contig", default="chr20", help="autosomal contig")
-    g.add_argument("--start", dest="autosome_start", type=int, default=10_000_001,
-                   help="autosomal window start (1-based)")
+    g.add_argument("--region-size", type=int, default=5_000_000,
+                   help="total autosomal size (bp), split evenly over the autosomal windows (default 5 Mb)")
+    g.add_argument("--autosomes", type=int, default=None,
+                   help="number of autosomal windows, each on its own chromosome with its own genealogy "
+                   "(default 5: chr2, chr6, chr10, chr15, chr20; up to 22)")
+    g.add_argument("--contig", dest="autosome_contig", default=None,
+                   help="autosomal window contigs, comma-separated (e.g. chr20 for one window as before)")
+    g.add_argument("--start", dest="autosome_start", default=None,
+                   help="autosomal window start(s), 1-based: one for all or one per --contig")
     g.add_argument("--chrx-size", type=int, default=None, help="chrX non-PAR window (default 20%% of region)")
     g.add_argument("--par-size", type=int, default=None, help="chrX PAR1 window (default 5%% of region)")
     g.add_argument("--chry-size", type=int, default=None, help="chrY window (default 5%% of region)")
     g.add_argument("--mutation-rate", type=float, default=None, help="per bp per generation (2.35e-8)")
     g.add_argument("--recombination-rate", type=float, default=None, help="per bp per generation (1.15e-8)")
+    g.add_argument("--indel-ratio", type=float, default=None,
+                   help="indel rate outside tandem repeats relative to the SNV rate (default 0.11)")
+    g.add_argument("--repeat-indel-rate", type=float, default=None,
+                   help="indel rate of a 10-unit tandem repeat per generation (default 2e-6)")
+    g.add_argument("--no-indels", action="store_true", help="SNVs only (both indel rates 0)")
     g.add_argument("--ancestry-proportions", type=_proportions, default=None,
                    help="cohort ancestry mix, e.g. AFR=0.4,EUR=0.35,EAS=0.25")
     g.add_argument("--panel-size", dest="panel_per_ancestry", type=int, default=30,
@@ -111,9 +121,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     s.add_argument("--cram-region-size", type=int, default=20_000, help="bp per window covered by CRAMs")
     v = p.add_argument_group("variant QC truth")
     v.add_argument("--genes", type=int, default=0,
-                   help="synthetic protein-coding genes on the autosomal window (writes reference/genes.gff3)")
+                   help="synthetic protein-coding genes spread over the autosomal windows "
+                   "(writes reference/genes.gff3)")
     v.add_argument("--artefacts", type=int, default=0,
-                   help="planted artefact sites (strand bias, low MQ, low QD) listed in artefacts.tsv")
+                   help="planted artefact sites (strand bias, low MQ, low QD; a third of them indels) listed "
+                   "in artefacts.tsv")
     p.add_argument("--release", default="v1", help="release name written to config.yaml")
     p.add_argument("--jobs", type=int, default=0, help="worker processes (default: up to 2)")
 
@@ -145,9 +157,12 @@ def options_from_args(args: argparse.Namespace) -> SimulationOptions:
             "release", "genes", "artefacts",
         )
     }
-    for k in ("mutation_rate", "recombination_rate", "ancestry_proportions"):
-        if getattr(args, k) is not None:
+    for k in ("mutation_rate", "recombination_rate", "ancestry_proportions", "autosomes", "indel_ratio",
+              "repeat_indel_rate"):
+        if getattr(args, k, None) is not None:
             kw[k] = getattr(args, k)
+    if getattr(args, "no_indels", False):
+        kw["indel_ratio"] = kw["repeat_indel_rate"] = 0.0
     return SimulationOptions(samples=args.samples, batches=batches, **kw)
 
 

@@ -29,13 +29,16 @@ import yaml
 from callset.simulate.artefacts import ArtefactSite, plan_artefacts, write_artefacts_tsv
 from callset.simulate.cram import write_cram
 from callset.simulate.fasta import contig_sequences, write_fasta
-from callset.simulate.genes import Gene, apply_genes, design_genes, write_gff3
+from callset.simulate.genes import Gene, apply_genes, design_genes, gene_spans, write_gff3
 from callset.simulate.genetics import (
     ANCESTRIES,
     DEFAULT_MUTATION_RATE,
     DEFAULT_RECOMBINATION_RATE,
+    STAR,
+    MutationModel,
     WindowGenetics,
     simulate_window,
+    trim_alleles,
 )
 from callset.simulate.genomes import Genome, build_genomes
 from callset.simulate.gvcf import ReadModel, band_edges, gvcf_header, md5sum, write_gvcf
@@ -66,9 +69,14 @@ class SimulationOptions:
     samples: int
     seed: int = 1
     batches: int = 1
-    region_size: int = 1_000_000
-    autosome_contig: str = "chr20"
-    autosome_start: int = 10_000_001
+    #: total autosomal size, split evenly over the autosomal windows
+    region_size: int = 5_000_000
+    #: number of autosomal windows (default 5, or one per contig of ``autosome_contig``)
+    autosomes: int | None = None
+    #: comma-separated contigs of the autosomal windows (default: regions.AUTOSOME_WINDOWS)
+    autosome_contig: str | None = None
+    #: window start(s), one for all or comma-separated per contig (needs ``autosome_contig``)
+    autosome_start: str | int | None = None
     chrx_size: int | None = None
     par_size: int | None = None
     chry_size: int | None = None
@@ -97,6 +105,10 @@ class SimulationOptions:
     error_rate: float = 0.002
     mutation_rate: float = DEFAULT_MUTATION_RATE
     recombination_rate: float = DEFAULT_RECOMBINATION_RATE
+    #: indel rate outside tandem repeats relative to the SNV rate (0 with repeat_indel_rate 0: SNVs only)
+    indel_ratio: float = MutationModel.indel_ratio
+    #: indel rate of a 10-unit tandem repeat (per generation)
+    repeat_indel_rate: float = MutationModel.str_rate
     jobs: int = 0
     release: str = "v1"
     genes: int = 0
@@ -199,30 +211,32 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         low_coverage_range=opts.low_coverage_range, contamination_fractions=opts.contamination_fractions,
         cram_samples=opts.cram_samples, unknown_sex=opts.unknown_sex,
     )
-    windows = default_windows(
-        region_size=opts.region_size, autosome_contig=opts.autosome_contig,
-        autosome_start=opts.autosome_start, chrx_size=opts.chrx_size, par_size=opts.par_size,
-        chry_size=opts.chry_size,
-    )
+    windows = simulation_windows(opts)
     log.info("simulating %d samples (%d people) in %d batch(es) on %s", len(plan.samples),
              sum(p.submitted for p in plan.people.values()), len(plan.batches),
              ", ".join(w.interval for w in windows))
-    genetics = [
-        simulate_window(w, plan.pool_sizes, seed=opts.seed, mutation_rate=opts.mutation_rate,
-                        recombination_rate=opts.recombination_rate)
-        for w in windows
-    ]
+    model = mutation_model(opts)
+    genes_of = _design_genes(windows, opts)
+    genes = [gn for w in windows for gn in genes_of.get(w.name, [])]
+    gene_rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E6]))
+    genetics = []
+    for w in windows:
+        win_genes = genes_of.get(w.name, [])
+
+        def write_genes(seq: np.ndarray, w: Window = w, win_genes: list[Gene] = win_genes) -> list[tuple[int, int]]:
+            apply_genes(seq, w.start, win_genes, gene_rng)
+            return gene_spans(win_genes, w.start)
+
+        genetics.append(simulate_window(
+            w, plan.pool_sizes, seed=opts.seed, recombination_rate=opts.recombination_rate, model=model,
+            prepare=write_genes if win_genes else None,
+        ))
+    if genes:
+        log.info("%d synthetic genes on %s", len(genes), ", ".join(sorted({g.contig for g in genes})))
     genomes = build_genomes(plan, genetics, seed=opts.seed)
-    autosome = next(g for g in genetics if g.window.kind == "autosome")
-    genes: list[Gene] = []
-    if opts.genes:
-        w = autosome.window
-        genes = design_genes(w.contig, w.start, w.length, opts.genes,
-                             np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E5])))
-        n_changed = apply_genes(autosome, genes, np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E6])))
-        log.info("%d synthetic genes on %s (%d simulated sites took a new REF)", len(genes), w.interval, n_changed)
+    autosomal = [g for g in genetics if g.window.kind == "autosome"]
     artefacts = plan_artefacts(
-        autosome, opts.artefacts, len(plan.samples), np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27E]))
+        autosomal, opts.artefacts, len(plan.samples), np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27E]))
     )
     artefacts_of: dict[int, list[ArtefactSite]] = {}
     for a in artefacts:
@@ -269,6 +283,39 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         n_records=n_rec, n_variants=sum(r["n_variants"] for r in results),
         bytes_written=sum(r["bytes"] for r in results),
     )
+
+
+def simulation_windows(opts: SimulationOptions) -> list[Window]:
+    """The windows ``opts`` asks for (autosomal windows, chrX PAR1, chrX non-PAR, chrY)."""
+    return default_windows(
+        region_size=opts.region_size, autosomes=opts.autosomes, autosome_contig=opts.autosome_contig,
+        autosome_start=opts.autosome_start, chrx_size=opts.chrx_size, par_size=opts.par_size,
+        chry_size=opts.chry_size,
+    )
+
+
+def mutation_model(opts: SimulationOptions) -> MutationModel:
+    """The mutation model of ``opts`` (defaults of :class:`MutationModel` otherwise)."""
+    if opts.indel_ratio < 0 or opts.repeat_indel_rate < 0:
+        raise ValueError("indel rates must be >= 0")
+    return MutationModel(snv_rate=opts.mutation_rate, indel_ratio=opts.indel_ratio, str_rate=opts.repeat_indel_rate)
+
+
+def _design_genes(windows: list[Window], opts: SimulationOptions) -> dict[str, list[Gene]]:
+    """``opts.genes`` genes spread evenly over the autosomal windows (numbered across windows)."""
+    if not opts.genes:
+        return {}
+    autos = [w for w in windows if w.kind == "autosome"]
+    rng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0x6E5]))
+    each, extra = divmod(opts.genes, len(autos))
+    out: dict[str, list[Gene]] = {}
+    first = 1
+    for i, w in enumerate(autos):
+        k = each + (i < extra)
+        if k:
+            out[w.name] = design_genes(w.contig, w.start, w.length, k, rng, first=first)
+            first += k
+    return out
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -325,14 +372,17 @@ def _write_panel(
     panel_dir: Path, plan: CohortPlan, genomes: dict[str, Genome], genetics: list[WindowGenetics],
     lengths: dict[str, int],
 ) -> Path:
-    """Multi-sample VCF of the panel's true autosomal genotypes (sites polymorphic in the panel)."""
+    """Multi-sample VCF of the panel's true autosomal genotypes: one biallelic record per ALT allele
+    polymorphic in the panel (multi-allelic records split, alleles trimmed to their minimal form as Hail's
+    ``split_multi_hts`` + ``min_rep`` give them; ``*`` left out), like a released reference panel."""
     panel_dir.mkdir(parents=True, exist_ok=True)
     path = panel_dir / "panel.vcf.bgz"
     ids = [p.person_id for p in plan.panel]
     gt_str = np.array(["0/0", "0/1", "1/1"])
     header = [
         "##fileformat=VCFv4.2",
-        "##source=callset.simulate (ancestry reference panel: true genotypes, no sequencing noise)",
+        "##source=callset.simulate (ancestry reference panel: true genotypes, no sequencing noise; "
+        "multi-allelic sites split)",
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
@@ -342,19 +392,23 @@ def _write_panel(
         for g in genetics:
             if g.window.kind != "autosome" or not ids:
                 continue
-            dos = np.stack([genomes[i][g.window.name][0] + genomes[i][g.window.name][1] for i in ids], axis=1)
-            ac = dos.sum(axis=1)
-            keep = np.flatnonzero((ac > 0) & (ac < 2 * len(ids)))
-            ref = g.ref[keep].tobytes().decode()
-            alt = g.alt[keep].tobytes().decode()
-            gts = gt_str[dos[keep]]
-            lines = [
-                f"{g.window.contig}\t{int(g.positions[k]) + g.window.start}\t.\t{ref[j]}\t{alt[j]}"
-                "\t.\tPASS\t.\tGT\t"
-                + "\t".join(gts[j].tolist())
-                for j, k in enumerate(keep.tolist())
-            ]
-            fh.write(("\n".join(lines) + "\n").encode())
+            c0 = np.stack([genomes[i][g.window.name][0] for i in ids], axis=1)  # records x people
+            c1 = np.stack([genomes[i][g.window.name][1] for i in ids], axis=1)
+            rows: list[tuple[int, int, str]] = []
+            for j in range(1, int(g.n_alleles.max(initial=1))):
+                dos = (c0 == j).astype(np.int8) + (c1 == j)
+                ac = dos.sum(axis=1)
+                keep = np.flatnonzero((ac > 0) & (ac < 2 * len(ids)) & (g.n_alleles > j))
+                for r in keep.tolist():
+                    alleles = g.alleles[r]
+                    if alleles[j] == STAR:
+                        continue
+                    ref, alt = trim_alleles((alleles[0], alleles[j]))
+                    rows.append((r, j, f"{g.window.contig}\t{int(g.positions[r]) + g.window.start}\t.\t{ref}\t{alt}"
+                                 "\t.\tPASS\t.\tGT\t" + "\t".join(gt_str[dos[r]].tolist())))
+            rows.sort()
+            if rows:
+                fh.write(("\n".join(line for _, _, line in rows) + "\n").encode())
     pysam.tabix_index(str(path), preset="vcf", force=True)
     labels = panel_dir / "labels.tsv"
     labels.write_text(
@@ -367,11 +421,12 @@ def _write_truth_genotypes(
     path: Path, plan: CohortPlan, genomes: dict[str, Genome], genetics: list[WindowGenetics],
     lengths: dict[str, int],
 ) -> Path:
-    """True genotypes of every submitted sample at every site any of them carries (all windows).
+    """True genotypes of every submitted sample at every record one of them carries (all windows).
 
-    GT lists one allele per copy, phased by copy: ``0|1`` diploid, ``1`` hemizygous, ``0|1|1`` for three
-    copies (XXY PAR),
-    ``.`` where the sample has no copy (chrY of XX and X0).
+    Records are as a joint caller writes them: multi-allelic where several alleles occur, ``*`` for a copy
+    whose deletion spans the record, only alleles some submitted sample carries, trimmed to their minimal
+    form. GT lists one allele per copy, phased by copy: ``0|1`` diploid, ``1`` hemizygous, ``0|1|1`` for
+    three copies (XXY PAR), ``.`` where the sample has no copy (chrY of XX and X0).
     """
     ids = [s.sample_id for s in plan.samples]
     header = [
@@ -385,29 +440,49 @@ def _write_truth_genotypes(
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             name = g.window.name
+            copies = [genomes[s.person_id][name] for s in plan.samples]
+            flat = [c for cs in copies for c in cs]
+            if not flat:
+                continue
+            mat = np.stack(flat, axis=1).astype(np.int64)  # records x all copies
+            width = int(g.n_alleles.max(initial=1))
+            used = np.zeros((g.n_sites, width), dtype=bool)
+            used[np.repeat(np.arange(g.n_sites), mat.shape[1]), mat.ravel()] = True
+            used[:, 0] = True
+            real = used.copy()
+            real[np.flatnonzero(g.has_star), g.n_alleles[g.has_star] - 1] = False
+            keep = np.flatnonzero(real[:, 1:].any(axis=1))
+            new = np.take_along_axis(np.cumsum(used, axis=1) - 1, mat, axis=1)  # allele indices renumbered
+            # GT text per sample, built as bytes (one digit per allele; records with >= 10 alleles redone below)
             cols: list[np.ndarray] = []
-            carried = np.zeros(g.n_sites, dtype=bool)
-            for s in plan.samples:
-                copies = genomes[s.person_id][name]
-                if copies:
-                    m = np.stack(copies, axis=1).astype(np.uint8) + ord("0")
-                    carried |= m.max(axis=1) > ord("0")
-                    sep = np.full((g.n_sites, len(copies)), ord("|"), dtype=np.uint8)
-                    inter = np.empty((g.n_sites, 2 * len(copies)), dtype=np.uint8)
+            k = 0
+            for cs in copies:
+                if cs:
+                    m = np.minimum(new[:, k : k + len(cs)], 9).astype(np.uint8) + ord("0")
+                    inter = np.full((g.n_sites, 2 * len(cs)), ord("|"), dtype=np.uint8)
                     inter[:, 0::2] = m
-                    inter[:, 1::2] = sep
                     txt = inter[:, :-1]
+                    k += len(cs)
                 else:
                     txt = np.full((g.n_sites, 1), ord("."), dtype=np.uint8)
                 cols.append(np.ascontiguousarray(txt).view(f"S{txt.shape[1]}").ravel())
-            keep = np.flatnonzero(carried)
-            ref = g.ref[keep].tobytes().decode()
-            alt = g.alt[keep].tobytes().decode()
-            lines = [
-                f"{g.window.contig}\t{int(g.positions[k]) + g.window.start}\t.\t{ref[j]}\t{alt[j]}"
-                "\t.\tPASS\t.\tGT\t" + "\t".join(c[k].decode() for c in cols)
-                for j, k in enumerate(keep.tolist())
-            ]
+            wide = set(np.flatnonzero(new.max(axis=1, initial=0) >= 10).tolist())
+            lines = []
+            for r in keep.tolist():
+                alleles = g.alleles[r]
+                sub = trim_alleles(tuple(a for a, u in zip(alleles, used[r], strict=False) if u))
+                if r in wide:
+                    k = 0
+                    gts = []
+                    for cs in copies:
+                        gts.append("|".join(str(int(x)) for x in new[r, k : k + len(cs)]) if cs else ".")
+                        k += len(cs)
+                else:
+                    gts = [c[r].decode() for c in cols]
+                lines.append(
+                    f"{g.window.contig}\t{int(g.positions[r]) + g.window.start}\t.\t{sub[0]}\t{','.join(sub[1:])}"
+                    "\t.\tPASS\t.\tGT\t" + "\t".join(gts)
+                )
             if lines:
                 fh.write(("\n".join(lines) + "\n").encode())
     pysam.tabix_index(str(path), preset="vcf", force=True)
@@ -429,12 +504,19 @@ def _write_config(
         "reference_genome": "GRCh38",
         # CRAM @SQ M5 tags are those of the simulated FASTA: let intake check them against it
         "intake": {"reference_fasta": str(fasta)},
+        # a complete config on its own: import partitions sized to the windows (one per autosomal window)
+        "combiner": {"import_interval_size": import_interval_size(windows)},
         "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
         "simulation": {
             "fasta": str(fasta),
             "panel_labels": str(panel.parent / "labels.tsv"),
             "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
             "intervals": [w.interval for w in windows],
+            "autosomal_intervals": [w.interval for w in windows if w.kind == "autosome"],
+            "windows": [
+                {"name": w.name, "kind": w.kind, "contig": w.contig, "start": w.start, "end": w.end}
+                for w in windows
+            ],
             "windows_bed": str(fasta.parent / "windows.bed"),
             "seed": opts.seed,
             "samples": opts.samples,
@@ -451,6 +533,17 @@ def _write_config(
     path = out / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
     return path
+
+
+def import_interval_size(windows: list[Window], *, base: int = 5_000_000) -> int:
+    """Combiner import partition size for these windows: the schema default (5 Mb), or larger so the
+    largest window still fits into one aligned piece."""
+    size = base
+    while any((w.start - 1) // size != (w.end - 1) // size for w in windows if w.kind == "autosome"):
+        size *= 2
+        if size > 250_000_000:
+            return base
+    return size
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:

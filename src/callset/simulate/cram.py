@@ -2,7 +2,8 @@
 
 For each window, reads cover the first ``size`` bp: every chromosome copy contributes Poisson
 ``coverage × weight × size / read_length`` reads (weight ``(1 - contamination) / 2`` for own copies,
-``contamination / 2`` for the contaminant's), starting uniformly, carrying that copy's alleles and
+``contamination / 2`` for the contaminant's), starting uniformly on that copy's sequence, carrying its
+alleles (SNVs as mismatches, indels as ``I``/``D`` in the CIGAR, inserted read ends soft-clipped) and
 independent sequencing errors. Reads are drawn independently from the gVCF's depth track (same coverage
 model and copy numbers, different draws).
 """
@@ -16,7 +17,7 @@ import numpy as np
 import pysam
 import pysam.samtools
 
-from callset.simulate.genetics import WindowGenetics
+from callset.simulate.genetics import STAR, WindowGenetics, trim_alleles
 from callset.simulate.genomes import Genome
 from callset.simulate.gvcf import ReadModel
 
@@ -27,21 +28,93 @@ _INDEX = np.full(256, 0, dtype=np.uint8)
 _INDEX[_BASES] = np.arange(4, dtype=np.uint8)
 
 
+def haplotype_sequence(g: WindowGenetics, copy: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``size`` reference bases of a window as carried by one copy: bases and, per base, its
+    0-based reference offset (-1 for inserted bases). A record starting inside an allele already applied
+    (a ``*`` or a call inside a deletion) is skipped."""
+    seq = g.refseq[:size]
+    bases: list[np.ndarray] = []
+    refpos: list[np.ndarray] = []
+    cur = 0
+    for r in np.flatnonzero((g.positions < size) & (copy > 0)).tolist():
+        p = int(g.positions[r])
+        ref, alt = g.alleles[r][0], g.alleles[r][int(copy[r])]
+        if alt == STAR:
+            continue
+        ref, alt = trim_alleles((ref, alt))  # this copy's own change (the record REF may be longer)
+        if p < cur or p + len(ref) > size:
+            continue
+        bases.append(seq[cur:p])
+        refpos.append(np.arange(cur, p))
+        # align ALT to REF: common suffix, then common prefix, match; the middle is mismatches then an
+        # insertion/deletion (suffix first, so the gap sits leftmost: left-aligned like the VCF record)
+        m = 0
+        while m < min(len(ref), len(alt)) - 1 and ref[-1 - m] == alt[-1 - m]:
+            m += 1
+        n = 0
+        while n < min(len(ref), len(alt)) - m and ref[n] == alt[n]:
+            n += 1
+        mid_ref, mid_alt = len(ref) - n - m, len(alt) - n - m
+        both = min(mid_ref, mid_alt)
+        rp = list(range(p, p + n + both))
+        if mid_alt > mid_ref:
+            rp += [-1] * (mid_alt - mid_ref)
+        rp += list(range(p + len(ref) - m, p + len(ref)))
+        bases.append(np.frombuffer(alt.encode(), dtype=np.uint8))
+        refpos.append(np.array(rp, dtype=np.int64))
+        cur = p + len(ref)
+    bases.append(seq[cur:size])
+    refpos.append(np.arange(cur, size))
+    return np.concatenate(bases), np.concatenate(refpos).astype(np.int64)
+
+
+def _cigar(refpos: np.ndarray) -> tuple[int, list[tuple[int, int]]]:
+    """Reference start and CIGAR (pysam op codes) of a read whose bases sit at ``refpos`` (-1 = inserted)."""
+    aligned = np.flatnonzero(refpos >= 0)
+    first, last = int(aligned[0]), int(aligned[-1])
+    ops: list[tuple[int, int]] = []
+
+    def add(op: int, n: int) -> None:
+        if n <= 0:
+            return
+        if ops and ops[-1][0] == op:
+            ops[-1] = (op, ops[-1][1] + n)
+        else:
+            ops.append((op, n))
+
+    add(4, first)  # soft clip: inserted bases before the first aligned one
+    prev = -1
+    for x in refpos[first : last + 1].tolist():
+        if x < 0:
+            add(1, 1)
+            continue
+        if prev >= 0 and x > prev + 1:
+            add(2, x - prev - 1)
+        add(0, 1)
+        prev = x
+    add(4, refpos.size - 1 - last)
+    return int(refpos[first]), ops
+
+
 def _copy_reads(
     g: WindowGenetics, copy: np.ndarray, size: int, n: int, rng: np.random.Generator, model: ReadModel
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]] | None]]:
+    """``n`` reads from one copy: reference starts, bases (with sequencing errors) and CIGARs (None = all
+    ``M``)."""
     rl = model.read_length
-    seq = g.refseq[:size].copy()
-    in_region = g.positions < size
-    carries = in_region & (copy == 1)
-    seq[g.positions[carries]] = g.alt[carries]
-    starts = np.sort(rng.integers(0, size - rl + 1, size=n))
-    reads = np.lib.stride_tricks.sliding_window_view(seq, rl)[starts].copy()
+    hap, refpos = haplotype_sequence(g, copy, size)
+    starts = np.sort(rng.integers(0, hap.size - rl + 1, size=n))
+    reads = np.lib.stride_tricks.sliding_window_view(hap, rl)[starts].copy()
     err = rng.random(reads.shape) < model.error_rate
     if err.any():
         shifted = (_INDEX[reads[err]] + rng.integers(1, 4, size=int(err.sum()))) % 4
         reads[err] = _BASES[shifted]
-    return starts, reads
+    ref_start = refpos[starts]
+    plain = (ref_start >= 0) & (refpos[starts + rl - 1] - ref_start == rl - 1)
+    cigars: list[list[tuple[int, int]] | None] = [None] * n
+    for i in np.flatnonzero(~plain).tolist():
+        ref_start[i], cigars[i] = _cigar(refpos[starts[i] : starts[i] + rl])
+    return ref_start, reads, cigars
 
 
 def write_cram(
@@ -72,13 +145,14 @@ def write_cram(
             sources = [(c, (1 - a) / 2) for c in genome[w.name]]
             if contaminant is not None:
                 sources += [(c, a / 2) for c in contaminant[w.name]]
-            all_starts, all_reads = [], []
+            all_starts, all_reads, all_cigars = [], [], []
             for copy, weight in sources:
                 n = int(rng.poisson(coverage * weight * span / rl))
                 if n:
-                    s, r = _copy_reads(g, copy, span, n, rng, model)
+                    s, r, cg = _copy_reads(g, copy, span, n, rng, model)
                     all_starts.append(s)
                     all_reads.append(r)
+                    all_cigars += cg
             if not all_starts:
                 continue
             starts = np.concatenate(all_starts)
@@ -92,7 +166,7 @@ def write_cram(
                 seg.reference_id = tid[w.contig]
                 seg.reference_start = w.start - 1 + int(starts[i])
                 seg.mapping_quality = 60
-                seg.cigartuples = [(0, rl)]
+                seg.cigartuples = all_cigars[i] or [(0, rl)]
                 seg.query_sequence = reads[i].tobytes().decode()
                 seg.query_qualities = quals
                 seg.set_tag("RG", sample_id)
@@ -117,12 +191,17 @@ def _stable_header(path: Path, fasta: Path) -> None:
 
     Keeps CRAM bytes independent of the output folder, so a seed gives the same ``cram_md5`` anywhere.
     """
-    with pysam.AlignmentFile(str(path), "rc", reference_filename=str(fasta)) as f:
-        header = f.header.to_dict()
-    for sq in header.get("SQ", []):
-        sq["UR"] = fasta.name
+    # samtools view -H reads the header without looking for an index (an AlignmentFile would, and htslib
+    # logs an error because the index is written only afterwards)
+    text = pysam.samtools.view("-H", "--no-PG", "-T", str(fasta), str(path))
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("@SQ"):
+            fields = [f for f in line.split("\t") if not f.startswith("UR:")]
+            line = "\t".join([*fields, f"UR:{fasta.name}"])
+        lines.append(line)
     tmp = path.with_name(path.name + ".header.sam")
-    tmp.write_text(str(pysam.AlignmentHeader.from_dict(header)))
+    tmp.write_text("\n".join(lines) + "\n")
     try:
         pysam.samtools.reheader("--no-PG", "-i", str(tmp), str(path))
     finally:

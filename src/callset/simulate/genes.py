@@ -1,10 +1,10 @@
 """Synthetic protein-coding genes on the simulated reference, written as an Ensembl-style GFF3.
 
-Genes are placed on the autosomal window (evenly spaced, alternating strands, intergenic space between
-them). Each has one transcript with 3–5 exons, a 5' and a 3' UTR, and a CDS whose sequence is rewritten
-into the reference so it is a valid open reading frame (``ATG``, no internal stop codon, a stop codon at
-the end) with canonical splice sites (intron ``GT…AG`` on the transcript strand). Simulated SNV sites that
-fall on rewritten bases take the new reference base (their ALT is redrawn if it would equal it).
+Genes are spread over the autosomal windows (evenly spaced, alternating strands, intergenic space between
+them). Each has one transcript with 3–5 exons, a 5' and a 3' UTR, and a CDS whose sequence is written into
+the reference so it is a valid open reading frame (``ATG``, no internal stop codon, a stop codon at the
+end) with canonical splice sites (intron ``GT…AG`` on the transcript strand). The sequence is rewritten
+before mutations are placed, so variants take their REF from it (no tandem repeats inside genes).
 
 :func:`expected_consequence` is the independent truth for tests: the consequence of an SNV or a short
 indel on these gene models, computed from the codons (names as ``bcftools csq`` prints them).
@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from callset.simulate.genetics import BASES, WindowGenetics
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +72,11 @@ class Gene:
         return [(a[1] + 1, b[0] - 1) for a, b in zip(self.exons, self.exons[1:], strict=False)]
 
 
-def design_genes(contig: str, start: int, length: int, n: int, rng: np.random.Generator) -> list[Gene]:
-    """Lay out ``n`` genes in ``contig:start..start+length-1`` (each gets an equal slot with ≥ 1 kb margins)."""
+def design_genes(
+    contig: str, start: int, length: int, n: int, rng: np.random.Generator, *, first: int = 1
+) -> list[Gene]:
+    """Lay out ``n`` genes in ``contig:start..start+length-1`` (each gets an equal slot with ≥ 1 kb margins),
+    numbered from ``first`` (SIMG0001, …)."""
     if n <= 0:
         return []
     slot = length // n
@@ -92,7 +93,7 @@ def design_genes(contig: str, start: int, length: int, n: int, rng: np.random.Ge
         for k in range(n_ex):
             exons.append((p, p + int(ex_len[k]) - 1))
             p += int(ex_len[k]) + (int(in_len[k]) if k < n_ex - 1 else 0)
-        strand = "+" if i % 2 == 0 else "-"
+        strand = "+" if (first + i) % 2 == 1 else "-"
         tx = [q for a, b in exons for q in range(a, b + 1)]
         if strand == "-":
             tx = tx[::-1]
@@ -100,8 +101,8 @@ def design_genes(contig: str, start: int, length: int, n: int, rng: np.random.Ge
         n_cds = (len(tx) - utr5 - utr3) // 3 * 3
         cds_pos = sorted(tx[utr5 : utr5 + n_cds])
         cds = _runs(cds_pos)
-        gid = f"SIMG{i + 1:04d}"
-        genes.append(Gene(gid, f"SIM{i + 1}", f"SIMT{i + 1:04d}", contig, strand, tuple(exons), tuple(cds)))
+        k = first + i
+        genes.append(Gene(f"SIMG{k:04d}", f"SIM{k}", f"SIMT{k:04d}", contig, strand, tuple(exons), tuple(cds)))
     return genes
 
 
@@ -115,13 +116,10 @@ def _runs(sorted_pos: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def apply_genes(g: WindowGenetics, genes: list[Gene], rng: np.random.Generator) -> int:
-    """Rewrite ``g.refseq`` so every gene has a valid ORF and canonical splice sites; fix SNV alleles.
-
-    Returns the number of simulated sites whose REF changed.
-    """
-    off = g.window.start
-    seq = g.refseq
+def apply_genes(seq: np.ndarray, offset: int, genes: list[Gene], rng: np.random.Generator) -> None:
+    """Rewrite ``seq`` (a window's reference, ``seq[0]`` at 1-based position ``offset``) so every gene has a
+    valid ORF and canonical splice sites. Done before mutations are placed, so variant REF bases come from
+    the rewritten sequence."""
     for gene in genes:
         n_codons = len(gene.cds_positions()) // 3
         codons = ["ATG"] + [SENSE[j] for j in rng.integers(0, len(SENSE), size=n_codons - 2)]
@@ -130,19 +128,16 @@ def apply_genes(g: WindowGenetics, genes: list[Gene], rng: np.random.Generator) 
         pos = gene.cds_positions()
         bases = orf if gene.strand == "+" else orf.translate(COMPLEMENT)
         for p, b in zip(pos, bases, strict=True):
-            seq[p - off] = ord(b)
+            seq[p - offset] = ord(b)
         for a, b in gene.introns():
             donor, acceptor = ("GT", "AG") if gene.strand == "+" else ("CT", "AC")  # genomic, low..high
-            seq[a - off : a - off + 2] = np.frombuffer(donor.encode(), dtype=np.uint8)
-            seq[b - off - 1 : b - off + 1] = np.frombuffer(acceptor.encode(), dtype=np.uint8)
-    new_ref = seq[g.positions]
-    changed = new_ref != g.ref
-    g.ref[:] = new_ref
-    clash = np.flatnonzero(g.alt == g.ref)
-    for i in clash.tolist():
-        choices = BASES[BASES != g.ref[i]]
-        g.alt[i] = choices[int(rng.integers(0, 3))]
-    return int(changed.sum())
+            seq[a - offset : a - offset + 2] = np.frombuffer(donor.encode(), dtype=np.uint8)
+            seq[b - offset - 1 : b - offset + 1] = np.frombuffer(acceptor.encode(), dtype=np.uint8)
+
+
+def gene_spans(genes: list[Gene], offset: int, *, margin: int = 20) -> list[tuple[int, int]]:
+    """Half-open offset ranges (relative to ``offset``) covered by the genes, widened by ``margin``."""
+    return [(g.start - offset - margin, g.end - offset + 1 + margin) for g in genes]
 
 
 def write_gff3(path: Path, genes: list[Gene], contig_lengths: dict[str, int]) -> Path:

@@ -4,7 +4,8 @@ Founders own two pool haplotypes per window. A child receives, per window, one r
 cohort parent's two copies and one recombinant of the (unsubmitted) other parent's copies; on chrX
 non-PAR and chrY inheritance follows the parents' sexes (a son gets his X from the mother and his Y from
 the father). Crossovers are placed at the recombination rate (about one per 100 Mb), so the child shares
-exactly one allele with the parent at every site (identity by descent 1).
+exactly one allele with the parent at every site (identity by descent 1). Copies are allele-index vectors
+over the window's records; a crossover never separates a deletion from the ``*`` it causes.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def recombine(
     a: np.ndarray, b: np.ndarray, positions: np.ndarray, length: int, rng: np.random.Generator,
     *, rate: float = DEFAULT_RECOMBINATION_RATE,
 ) -> np.ndarray:
-    """A gamete from copies ``a`` and ``b``: random start copy, Poisson crossovers along the window."""
+    """A gamete from copies ``a`` and ``b``: random start copy, Poisson crossovers along the window
+    (``positions``: where each record sits for crossover placement)."""
     n_co = rng.poisson(rate * length)
     breaks = np.sort(rng.integers(0, length, size=n_co))
     switches = np.searchsorted(breaks, positions, side="right")
@@ -64,7 +66,7 @@ def child_genome(
     out: Genome = {}
     for g in genetics:
         name, kind = g.window.name, g.window.kind
-        pos, length = g.positions, g.window.length
+        pos, length = g.link_pos, g.window.length  # records linked by a deletion travel together
         if kind in ("autosome", "par"):
             copies = [recombine(*parent_genome[name][:2], pos, length, rng),
                       recombine(*other_genome[name][:2], pos, length, rng)]

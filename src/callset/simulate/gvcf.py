@@ -2,28 +2,33 @@
 
 For every position of every window a depth is drawn from a read-start model (reads of
 ``read_length`` bp starting as a Poisson process whose rate varies over 1 kb segments by a log-normal
-factor), scaled by the sample's copy number of that window. At simulated SNV sites, each read comes
-from the sample (probability ``1 - contamination``) or from the contaminant, from a random copy, and is
-misread with probability ``error_rate``. Diploid genotype likelihoods over (REF, ALT, <NON_REF>) give
-PL, GT = argmin PL and GQ = min(99, second-smallest PL). Non-reference calls become variant records;
-everything else (including sites called 0/0) is folded into reference blocks banded by GQ, reporting
-GQ = minimum, MIN_DP = minimum, DP = mean depth of the block and PL = element-wise minimum.
+factor), scaled by the sample's copy number of that window. At every simulated record (SNV, indel or
+multi-allelic), each read comes from the sample (probability ``1 - contamination``) or from the
+contaminant, from a random copy, shows that copy's allele (``*`` for a copy whose deletion spans the
+record) and is misread with probability ``error_rate``. Genotype likelihoods over (REF, ALTs...,
+<NON_REF>) give PL, GT = argmin PL and GQ = min(99, second-smallest PL). Discovered non-reference calls
+become variant records that list REF, the called alleles and any allele seen in two or more reads
+(trimmed to their shortest form), then ``<NON_REF>``; the bases a called REF spans get no reference
+block (as HaplotypeCaller writes them), and a call inside another call's deletion is written as its own
+overlapping record (``*`` for the deleted copy). Everything else (including sites called 0/0) is folded
+into reference blocks banded by GQ, reporting GQ = minimum, MIN_DP = minimum, DP = mean depth of the
+block and PL = element-wise minimum.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pysam
 
 from callset.simulate.artefacts import ArtefactSite, artefact_record
-from callset.simulate.genetics import WindowGenetics
+from callset.simulate.genetics import WindowGenetics, trim_alleles
 from callset.simulate.genomes import Genome
 from callset.simulate.header import BAND_PRESETS, band_edges, gvcf_header
 
@@ -31,21 +36,32 @@ __all__ = ["BAND_PRESETS", "band_edges", "gvcf_header", "write_gvcf", "ReadModel
 
 log = logging.getLogger(__name__)
 
+@cache
+def genotypes(n_alleles: int, ploidy: int) -> tuple[tuple[int, ...], ...]:
+    """Genotypes over ``n_alleles`` alleles (the last one ``<NON_REF>``) in VCF ``Number=G`` order."""
+    if ploidy == 1:
+        return tuple((j,) for j in range(n_alleles))
+    return tuple((a, b) for b in range(n_alleles) for a in range(b + 1))
+
+
+def genotype_index(alleles: tuple[int, ...]) -> int:
+    """Index of a genotype (allele indices, any order) in VCF ``Number=G`` order."""
+    if len(alleles) == 1:
+        return alleles[0]
+    a, b = sorted(alleles)
+    return b * (b + 1) // 2 + a
+
+
 #: Genotypes over (REF, ALT, <NON_REF>) in VCF ``Number=G`` order, per ploidy.
-GENOTYPES: dict[int, tuple[tuple[int, ...], ...]] = {
-    2: ((0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2)),
-    1: ((0,), (1,), (2,)),
-}
+GENOTYPES: dict[int, tuple[tuple[int, ...], ...]] = {2: genotypes(3, 2), 1: genotypes(3, 1)}
 GT_STRINGS: dict[int, tuple[str, ...]] = {
     p: tuple("/".join(map(str, g)) for g in gs) for p, gs in GENOTYPES.items()
 }
 #: Genotype prior (phred) used only to decide whether a site is discovered: heterozygosity 1e-3 as in
-#: HaplotypeCaller (het 30, hom-alt 33, anything with <NON_REF> never).
-DISCOVERY_PRIOR_PHRED: dict[int, np.ndarray] = {
-    2: np.array([0, 30, 33, 10**6, 10**6, 10**6]),
-    1: np.array([0, 30, 10**6]),
-}
+#: HaplotypeCaller (het 30, hom-alt or two different ALTs 33, anything with <NON_REF> never).
+PRIOR_HET, PRIOR_HOM, PRIOR_NEVER = 30, 33, 10**6
 MQ60_SQ = 3600  # squared mapping quality of one MQ60 read
+_MLEAF = {0.0: "0.00", 0.5: "0.500", 1.0: "1.00"}
 
 
 @dataclass(frozen=True)
@@ -85,13 +101,25 @@ def simulate_depth(rng: np.random.Generator, length: int, mean: float, model: Re
     return (c[rl : rl + length] - c[:length]).astype(np.int32)
 
 
-def _read_probs(e: float, ploidy: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """log10 P(read shows REF | genotype) and P(read shows ALT | genotype) for each genotype."""
-    p = np.full((2, 3), e / 3)
-    p[0, 0] = p[1, 1] = 1 - e
-    q0 = np.array([np.mean([p[0, a] for a in g]) for g in GENOTYPES[ploidy]])
-    q1 = np.array([np.mean([p[1, a] for a in g]) for g in GENOTYPES[ploidy]])
-    return np.log10(q0), np.log10(q1)
+@cache
+def _log_read_probs(n_alleles: int, ploidy: int, e: float) -> np.ndarray:
+    """log10 P(read shows allele x | genotype g), shape (genotypes, n_alleles - 1): a read shows its copy's
+    allele with probability 1 - e and any other given allele with e/3; a <NON_REF> copy shows no listed
+    allele (e/3 each); no read shows <NON_REF>."""
+    m = n_alleles - 1
+    p = np.full((n_alleles, m), e / 3)
+    p[np.arange(m), np.arange(m)] = 1 - e
+    q = np.array([[np.mean([p[j, x] for j in g]) for x in range(m)] for g in genotypes(n_alleles, ploidy)])
+    return np.log10(q)
+
+
+def allele_likelihoods(counts: np.ndarray, error_rate: float, *, ploidy: int = 2) -> np.ndarray:
+    """Normalised phred-scaled likelihoods from read counts per allele (shape (n, A): REF, ALT1, ...);
+    the genotypes also cover a <NON_REF> allele, so the result has one column per genotype over A + 1
+    alleles in VCF order."""
+    logq = _log_read_probs(counts.shape[1] + 1, ploidy, error_rate)
+    raw = -10.0 * (counts @ logq.T)
+    return np.rint(raw - raw.min(axis=1, keepdims=True)).astype(np.int64)
 
 
 def genotype_likelihoods(
@@ -99,16 +127,54 @@ def genotype_likelihoods(
 ) -> np.ndarray:
     """Normalised phred-scaled likelihoods, shape (n, 6) for diploid (0/0 0/1 1/1 0/2 1/2 2/2) or
     (n, 3) for haploid calls (0 1 2)."""
-    l0, l1 = _read_probs(error_rate, ploidy)
-    raw = -10.0 * (ref_reads[:, None] * l0[None, :] + alt_reads[:, None] * l1[None, :])
-    return np.rint(raw - raw.min(axis=1, keepdims=True)).astype(np.int64)
+    return allele_likelihoods(np.stack([ref_reads, alt_reads], axis=1).astype(np.float64), error_rate,
+                              ploidy=ploidy)
+
+
+@cache
+def _genotype_tables(n_alleles: int, ploidy: int) -> dict[str, np.ndarray]:
+    """Per genotype over ``n_alleles`` (last = <NON_REF>): discovery prior, smallest listed ALT index (or a
+    large number), and which genotypes are REF+ALT hets / ALT homozygotes (for the reference model)."""
+    gts = genotypes(n_alleles, ploidy)
+    non_ref = n_alleles - 1
+    prior, min_alt, het, hom = [], [], [], []
+    for g in gts:
+        alts = [j for j in g if j != 0]
+        if non_ref in g:
+            prior.append(PRIOR_NEVER)
+        elif not alts:
+            prior.append(0)
+        elif len(set(alts)) == 1 and (len(g) == 1 or 0 in g):
+            prior.append(PRIOR_HET)
+        else:
+            prior.append(PRIOR_HOM)
+        listed = [j for j in alts if j != non_ref]
+        min_alt.append(min(listed) if listed else 10**6)
+        het.append(len(g) == 2 and 0 in g and bool(listed))
+        hom.append(bool(listed) and len(set(g)) == 1)
+    return {"prior": np.array(prior), "min_alt": np.array(min_alt), "het": np.array(het, dtype=bool),
+            "hom": np.array(hom, dtype=bool)}
 
 
 def alt_fraction(copies: list[np.ndarray], n_sites: int) -> np.ndarray:
-    """Fraction of a person's copies carrying ALT at each site (0 when there are no copies)."""
+    """Fraction of a person's copies carrying a non-REF allele at each site (0 when there are no copies)."""
     if not copies:
         return np.zeros(n_sites)
-    return np.sum(copies, axis=0, dtype=np.float64) / len(copies)
+    return np.sum([c != 0 for c in copies], axis=0, dtype=np.float64) / len(copies)
+
+
+def _allele_mix(g: WindowGenetics, groups: list[tuple[list[np.ndarray], float]], width: int) -> np.ndarray:
+    """Fraction of reads coming from each allele of each record: copies weighted by their source."""
+    out = np.zeros((g.n_sites, width))
+    rows = np.arange(g.n_sites)
+    tot = sum(w for c, w in groups if c)
+    if tot <= 0:
+        out[:, 0] = 1.0
+        return out
+    for copies, w in groups:
+        for c in copies:
+            out[rows, c] += w / len(copies) / tot
+    return out
 
 
 def simulate_window_calls(
@@ -129,46 +195,72 @@ def simulate_window_calls(
     w_cont = a * len(cont_copies) / 2
     depth = simulate_depth(rng, w.length, coverage * (w_self + w_cont), model)
     pos = g.positions
+    n = g.n_sites
     dp = depth[pos].astype(np.int64)
-    tot = w_self + w_cont
-    if tot > 0:
-        own = alt_fraction(self_copies, g.n_sites)
-        other = alt_fraction(cont_copies, g.n_sites)
-        p_true = (w_self * own + w_cont * other) / tot
-    else:
-        p_true = np.zeros(g.n_sites)
-    p_obs = p_true * (1 - e) + (1 - p_true) * e / 3
-    k = rng.binomial(dp, p_obs)
-    r = dp - k
-    pl = genotype_likelihoods(r, k, e, ploidy=ploidy)
-    gt = pl.argmin(axis=1)
-    gq = np.minimum(99, np.partition(pl, 1, axis=1)[:, 1])
-    # discovery (HaplotypeCaller's active-region step): a site is called only when the genotype
-    # posterior under the heterozygosity prior favours a non-reference genotype; GT/GQ come from PL.
-    discovered = (pl + DISCOVERY_PRIOR_PHRED[ploidy][None, :]).argmin(axis=1) != 0
-    var = discovered & ((gt == 1) | (gt == 2) if ploidy == 2 else gt == 1)
-    hom_col = 2 if ploidy == 2 else 1
+    nal = g.n_alleles
+    width = int(nal.max()) if n else 2
+    # reads per allele at every record: from the sample's or the contaminant's copies, misread with rate e
+    mix = _allele_mix(g, [(self_copies, w_self), (cont_copies, w_cont)], width)
+    listed = np.arange(width)[None, :] < nal[:, None]
+    q = np.where(listed, mix * (1 - e) + (1 - mix) * e / 3, 0.0)
+    q[:, 0] = 0.0
+    q[:, 0] = np.clip(1.0 - q.sum(axis=1), 0.0, 1.0)  # reads misread to an unlisted base count as REF
+    q /= q.sum(axis=1, keepdims=True)
+    counts = rng.multinomial(dp, q) if n else np.zeros((0, width), dtype=np.int64)
 
-    # reference model at every position: all reads REF unless the position is a (hom-ref-called) site
-    l0, _ = _read_probs(e, ploidy)
+    # genotype every record; group by allele count so each group is one matrix product
+    var = np.zeros(n, dtype=bool)
+    ph_site = np.zeros(n, dtype=np.int64)
+    pm_site = np.zeros(n, dtype=np.int64)
+    called: dict[int, tuple[np.ndarray, int]] = {}  # record -> (PL row, genotype index)
+    for v in np.unique(nal).tolist():
+        idx = np.flatnonzero(nal == v)
+        tab = _genotype_tables(v + 1, ploidy)
+        pl = allele_likelihoods(counts[idx, :v].astype(np.float64), e, ploidy=ploidy)
+        gt = pl.argmin(axis=1)
+        # discovery (HaplotypeCaller's active-region step): called only when the genotype posterior under
+        # the heterozygosity prior favours a non-reference genotype with a listed (not *) allele
+        discovered = (pl + tab["prior"][None, :]).argmin(axis=1) != 0
+        last_real = v - 1 - g.has_star[idx]
+        is_var = discovered & (tab["min_alt"][gt] <= last_real)
+        var[idx] = is_var
+        base = pl[:, 0:1]
+        ph_site[idx] = np.maximum(0, (pl[:, tab["het" if ploidy == 2 else "hom"]] - base).min(axis=1))
+        pm_site[idx] = np.maximum(0, (pl[:, tab["hom"]] - base).min(axis=1))
+        for j in np.flatnonzero(is_var).tolist():
+            called[int(idx[j])] = (pl[j], int(gt[j]))
+
+    # reference model at every position: all reads REF unless the position is a record
+    l0 = _log_read_probs(3, ploidy, e)[:, 0]
+    hom_col = 2 if ploidy == 2 else 1
     per_read_het = -10 * (l0[1] - l0[0])
     per_read_hom = -10 * (l0[hom_col] - l0[0])
     pm = np.rint(depth * per_read_hom).astype(np.int64)
     ref_sites = pos[~var]
-    # undiscovered sites join the reference model, with likelihoods relative to hom-ref (>= 0)
-    pm[ref_sites] = np.maximum(0, pl[~var, hom_col] - pl[~var, 0])
+    pm[ref_sites] = pm_site[~var]
     if ploidy == 2:
         ph = np.rint(depth * per_read_het).astype(np.int64)
-        ph[ref_sites] = np.maximum(0, pl[~var, 1] - pl[~var, 0])
+        ph[ref_sites] = ph_site[~var]
         gqpos = np.minimum(99, np.minimum(ph, pm))
     else:
         ph = pm
         gqpos = np.minimum(99, pm)
     band = np.searchsorted(edges, gqpos, side="right") - 1
+
+    c = w.contig
+    off = w.start
+    records: list[tuple[int, str]] = []
     isvar = np.zeros(w.length, dtype=bool)
-    isvar[pos[var]] = True
-    for a in artefacts:
-        isvar[a.offset] = True
+    for i, (pl_row, gt_i) in sorted(called.items()):
+        p = int(pos[i])
+        line, ref_len = _variant_line(
+            c, p + off, g.alleles[i], pl_row, genotypes(int(nal[i]) + 1, ploidy)[gt_i], counts[i], int(dp[i]),
+            ploidy, rng,
+        )
+        records.append((p, line))
+        isvar[p : p + ref_len] = True
+    for art in artefacts:
+        isvar[art.offset : art.offset + len(art.ref)] = True
     change = np.empty(w.length, dtype=bool)
     change[0] = True
     change[1:] = (band[1:] != band[:-1]) | isvar[1:] | isvar[:-1]
@@ -183,16 +275,13 @@ def simulate_window_calls(
     b_gq = np.minimum.reduceat(gqpos, chg)[keep]
     b_ph = np.minimum.reduceat(ph, chg)[keep]
     b_pm = np.minimum.reduceat(pm, chg)[keep]
-    c = w.contig
-    off = w.start
-    refseq = g.refseq
-    b_ref = refseq[b_start].tobytes().decode()
-    ref_gt = GT_STRINGS[ploidy][0]
+    b_ref = g.refseq[b_start].tobytes().decode()
+    ref_gt = "0/0" if ploidy == 2 else "0"
     b_pl = (
         [f"0,{h},{o}" for h, o in zip(b_ph.tolist(), b_pm.tolist(), strict=True)]
         if ploidy == 2 else [f"0,{o}" for o in b_pm.tolist()]
     )
-    records: list[tuple[int, str]] = [
+    records += [
         (s, f"{c}\t{s + off}\t.\t{rb}\t<NON_REF>\t.\t.\tEND={en + off}\tGT:DP:GQ:MIN_DP:PL\t"
             f"{ref_gt}:{m}:{q}:{mn}:{bp}")
         for s, en, rb, m, q, mn, bp in zip(
@@ -200,48 +289,69 @@ def simulate_window_calls(
             strict=True,
         )
     ]
-    vi = np.flatnonzero(var)
-    if vi.size:
-        vr, vk = r[vi], k[vi]
-        rf = rng.binomial(vr, 0.5)
-        af = rng.binomial(vk, 0.5)
-        ref_c = g.ref[vi].tobytes().decode()
-        alt_c = g.alt[vi].tobytes().decode()
-        for j, i in enumerate(vi.tolist()):
-            p = pl[i]
-            q0 = int(p[0])
-            rr, kk, d = int(vr[j]), int(vk[j]), int(dp[i])
-            hom = ploidy == 1 or gt[i] == 2
-            mleac = 1 if ploidy == 1 else (2 if hom else 1)
-            info = (
-                f"AS_QUALapprox=|{q0}|0;AS_RAW_MQ={rr * MQ60_SQ}.00|{kk * MQ60_SQ}.00|0.00;"
-                f"AS_SB_TABLE={int(rf[j])},{rr - int(rf[j])}|{int(af[j])},{kk - int(af[j])}|0,0;"
-                f"AS_VarDP={rr}|{kk}|0;DP={d};ExcessHet=3.0103;"
-                f"MLEAC={mleac},0;MLEAF={'1.00' if hom else '0.500'},0.00;"
-                f"QUALapprox={q0};RAW_MQandDP={d * MQ60_SQ},{d};VarDP={d}"
-            )
-            fmt = (
-                f"{GT_STRINGS[ploidy][gt[i]]}:{rr},{kk},0:{d}:{int(gq[i])}:{','.join(map(str, p.tolist()))}:"
-                f"{int(rf[j])},{rr - int(rf[j])},{int(af[j])},{kk - int(af[j])}"
-            )
-            records.append((
-                int(pos[i]),
-                f"{c}\t{int(pos[i]) + off}\t.\t{ref_c[j]}\t{alt_c[j]},<NON_REF>\t{q0:.2f}\t.\t{info}\t"
-                f"GT:AD:DP:GQ:PL:SB\t{fmt}",
-            ))
     if artefacts:
         arng = artefact_rng if artefact_rng is not None else rng
-        for a in artefacts:
-            line = artefact_record(a, c, a.offset + off, int(depth[a.offset]), arng, error_rate=e)
-            records.append((a.offset, line))
+        for art in artefacts:
+            line = artefact_record(art, c, art.offset + off, int(depth[art.offset]), arng, error_rate=e)
+            records.append((art.offset, line))
     records.sort(key=lambda t: t[0])
-    return records, depth, int(vi.size)
+    return records, depth, len(called)
+
+
+def _variant_line(
+    contig: str, pos: int, alleles: tuple[str, ...], pl: np.ndarray, gt: tuple[int, ...], counts: np.ndarray,
+    dp: int, ploidy: int, rng: np.random.Generator,
+) -> tuple[str, int]:
+    """One HaplotypeCaller-style variant line for a called record, and its REF length.
+
+    The record lists REF, the called alleles and any other allele seen in at least two reads (``*`` last),
+    trimmed to their shortest form, then ``<NON_REF>``; PL covers every genotype over those alleles."""
+    v = len(alleles)
+    keep = sorted({0, *(j for j in gt if j != 0), *(j for j in range(1, v) if counts[j] >= 2)})
+    k = len(keep)
+    gts = genotypes(k + 1, ploidy)
+    if k == v:  # every allele of the record: PL, GT and alleles as they are (the common case)
+        sub, sub_pl, new_gt = alleles, pl, tuple(sorted(gt))
+    else:
+        sub = trim_alleles(tuple(alleles[j] for j in keep))
+        old = [*keep, v]  # new allele index -> old (NON_REF last)
+        sub_pl = np.array([int(pl[genotype_index(tuple(old[x] for x in gg))]) for gg in gts])
+        sub_pl -= sub_pl.min()
+        new_of = {o: i for i, o in enumerate(keep)}
+        new_gt = tuple(sorted(new_of[j] for j in gt))
+    ad = [int(counts[j]) for j in keep]
+    ad[0] += dp - sum(ad)  # reads of alleles not listed
+    fwd = rng.binomial(ad, 0.5).tolist()
+    pl_list = sub_pl.tolist()
+    q0 = pl_list[0]
+    as_qual = [max(0, q0 - min(p for p, gg in zip(pl_list, gts, strict=True) if a in gg)) for a in range(1, k)]
+    mleac = [sum(1 for x in new_gt if x == a) for a in range(1, k)]
+    gq = min(99, sorted(pl_list)[1])
+    info = (
+        f"AS_QUALapprox=|{'|'.join(map(str, as_qual))}|0;"
+        f"AS_RAW_MQ={'|'.join(f'{x * MQ60_SQ}.00' for x in ad)}|0.00;"
+        f"AS_SB_TABLE={'|'.join(f'{f},{x - f}' for f, x in zip(fwd, ad, strict=True))}|0,0;"
+        f"AS_VarDP={'|'.join(map(str, ad))}|0;DP={dp};ExcessHet=3.0103;"
+        f"MLEAC={','.join(map(str, mleac))},0;"
+        f"MLEAF={','.join(_MLEAF.get(x / ploidy, f'{x / ploidy:.3f}') for x in mleac)},0.00;"
+        f"QUALapprox={q0};RAW_MQandDP={dp * MQ60_SQ},{dp};VarDP={dp}"
+    )
+    sb = f"{fwd[0]},{ad[0] - fwd[0]},{sum(fwd[1:])},{sum(ad[1:]) - sum(fwd[1:])}"
+    fmt = (
+        f"{'/'.join(map(str, new_gt))}:{','.join(map(str, ad))},0:{dp}:{gq}:{','.join(map(str, pl_list))}:"
+        f"{sb}"
+    )
+    line = (
+        f"{contig}\t{pos}\t.\t{sub[0]}\t{','.join(sub[1:])},<NON_REF>\t{q0:.2f}\t.\t{info}\t"
+        f"GT:AD:DP:GQ:PL:SB\t{fmt}"
+    )
+    return line, len(sub[0])
 
 
 def write_gvcf(
     path: Path, sample_id: str, header: str, genetics: list[WindowGenetics], genome: Genome,
     contaminant: Genome | None, contamination: float, coverage: float, rng: np.random.Generator,
-    *, model: ReadModel, edges: np.ndarray, autosome: str = "autosome", hemizygous: str = "haploid",
+    *, model: ReadModel, edges: np.ndarray, hemizygous: str = "haploid",
     artefacts: Sequence[ArtefactSite] = (), artefact_rng: np.random.Generator | None = None,
 ) -> GvcfResult:
     """Simulate and write one bgzipped, tabix-indexed gVCF; return its md5 and coverage metrics.
@@ -250,11 +360,12 @@ def write_gvcf(
     (GT ``0``/``1``, as DRAGEN or HaplotypeCaller ``--sample-ploidy 1``); ``"diploid"`` calls everything
     with ploidy 2 like HaplotypeCaller's default, so a hemizygous ALT shows as ``1/1`` at half depth and
     read errors give occasional ``0/1``. ``artefacts`` are this sample's planted artefact calls (any window).
+    Coverage metrics are measured over all autosomal windows together.
     """
     path = Path(path)
     n_rec = n_var = 0
     window_depth: dict[str, float] = {}
-    mean_cov = cov20 = float("nan")
+    auto_sum = auto_20x = auto_len = 0
     with pysam.BGZFile(str(path), "wb") as fh:
         fh.write(header.encode())
         fh.write(("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample_id + "\n").encode())
@@ -271,14 +382,15 @@ def write_gvcf(
             n_rec += len(records)
             n_var += nv
             window_depth[name] = float(depth.mean())
-            if name == autosome:
-                mean_cov = float(depth.mean())
-                cov20 = float((depth >= 20).mean())
+            if g.window.kind == "autosome":
+                auto_sum += int(depth.sum(dtype=np.int64))
+                auto_20x += int((depth >= 20).sum())
+                auto_len += depth.size
     pysam.tabix_index(str(path), preset="vcf", force=True)
     return GvcfResult(
         path=path, md5=md5sum(path), n_records=n_rec, n_variants=n_var,
-        mean_coverage=mean_cov if not math.isnan(mean_cov) else 0.0,
-        coverage_20x=cov20 if not math.isnan(cov20) else 0.0, window_depth=window_depth,
+        mean_coverage=auto_sum / auto_len if auto_len else 0.0,
+        coverage_20x=auto_20x / auto_len if auto_len else 0.0, window_depth=window_depth,
     )
 
 
