@@ -1,7 +1,7 @@
 """Tests of the cohort simulator (``callset simulate``): contract, determinism and planted truth.
 
-One small cohort with the default mutation model (5 autosomal windows of 60 kb) and one small indel-rich
-cohort are simulated per module (about 10-20 s each on 2 cores); no Hail/Spark is started.
+One small cohort with the default layout and mutation model (10 autosomal windows of 30 kb) and one small
+indel-rich cohort are simulated per module (about 10-20 s each on 2 cores); no Hail/Spark is started.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from callset.simulate.cohort import (
     simulation_windows,
 )
 from callset.simulate.gvcf import allele_likelihoods, genotype_likelihoods
-from callset.simulate.regions import AUTOSOME_WINDOWS, PAR1_X, default_windows, grch38_lengths
+from callset.simulate.regions import AUTOSOME_WINDOWS, DEFAULT_AUTOSOMES, PAR1_X, default_windows, grch38_lengths
 from callset.simulate.stats import summarize_vcf
 
 SEED = 11
@@ -626,13 +626,15 @@ def test_reference_and_cram(cohort: Path, manifest: dict[str, dict[str, str]]) -
 # --- genome layout and config -------------------------------------------------------------------
 
 
-def test_default_windows_are_five_autosomes_plus_sex_chromosomes() -> None:
+def test_default_windows_are_ten_autosomes_plus_sex_chromosomes() -> None:
     windows = default_windows()
     autos = [w for w in windows if w.kind == "autosome"]
-    assert [(w.contig, w.start) for w in autos] == sorted(AUTOSOME_WINDOWS[:5], key=lambda cw: int(cw[0][3:]))
-    assert len({w.contig for w in autos}) == 5 and all(w.length == 1_000_000 for w in autos)
+    assert len(autos) == DEFAULT_AUTOSOMES == 10
+    assert {(w.contig, w.start) for w in autos} == set(AUTOSOME_WINDOWS[:10])
+    assert len({w.contig for w in autos}) == 10 and all(w.length == 1_000_000 for w in autos)
+    assert [w.contig for w in windows] == sorted((w.contig for w in windows), key=list(grch38_lengths()).index)
     sizes = {w.kind: w.length for w in windows if w.kind != "autosome"}
-    assert sizes == {"par": 250_000, "x_nonpar": 1_000_000, "y": 250_000}
+    assert sizes == {"par": 500_000, "x_nonpar": 2_000_000, "y": 500_000}
     # --region-size is the total; the sizes split evenly
     autos = [w for w in default_windows(region_size=3_000_001, autosomes=3) if w.kind == "autosome"]
     assert sum(w.length for w in autos) == 3_000_001 and len(autos) == 3
@@ -664,8 +666,8 @@ def test_config_is_complete_and_valid(cohort: Path) -> None:
     assert cfg["combiner"]["import_interval_size"] == import_interval_size(windows)
     assert cfg["simulation"]["intervals"] == [w.interval for w in windows]
     assert cfg["simulation"]["autosomal_intervals"] == [w.interval for w in windows if w.kind == "autosome"]
-    assert len(cfg["simulation"]["autosomal_intervals"]) == 5
-    assert [w["kind"] for w in cfg["simulation"]["windows"]].count("autosome") == 5
+    assert len(cfg["simulation"]["autosomal_intervals"]) == DEFAULT_AUTOSOMES
+    assert [w["kind"] for w in cfg["simulation"]["windows"]].count("autosome") == DEFAULT_AUTOSOMES
 
 
 # --- variants: spectrum, indels, multi-allelic sites -------------------------------------------------

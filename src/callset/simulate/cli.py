@@ -68,11 +68,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--batches", type=int, default=None, help="number of batches (default: one per 100 samples)",
     )
     g = p.add_argument_group("genome windows")
-    g.add_argument("--region-size", type=int, default=5_000_000,
-                   help="total autosomal size (bp), split evenly over the autosomal windows (default 5 Mb)")
+    g.add_argument("--region-size", type=int, default=10_000_000,
+                   help="total autosomal size (bp), split evenly over the autosomal windows (default 10 Mb)")
     g.add_argument("--autosomes", type=int, default=None,
                    help="number of autosomal windows, each on its own chromosome with its own genealogy "
-                   "(default 5: chr2, chr6, chr10, chr15, chr20; up to 22)")
+                   "(default 10: chr12-chr20 and chr22, 1 Mb each; up to 22)")
     g.add_argument("--contig", dest="autosome_contig", default=None,
                    help="autosomal window contigs, comma-separated (e.g. chr20 for one window as before)")
     g.add_argument("--start", dest="autosome_start", default=None,

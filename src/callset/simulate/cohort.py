@@ -70,8 +70,8 @@ class SimulationOptions:
     seed: int = 1
     batches: int = 1
     #: total autosomal size, split evenly over the autosomal windows
-    region_size: int = 5_000_000
-    #: number of autosomal windows (default 5, or one per contig of ``autosome_contig``)
+    region_size: int = 10_000_000
+    #: number of autosomal windows (default 10, or one per contig of ``autosome_contig``)
     autosomes: int | None = None
     #: comma-separated contigs of the autosomal windows (default: regions.AUTOSOME_WINDOWS)
     autosome_contig: str | None = None
