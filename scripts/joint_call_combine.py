@@ -6,7 +6,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 
 run_hail(
     sm,
-    "callset.joint_call.combine.combine:combine_batch",
+    "callset.joint_call.combine:combine_batch",
     accepted_tsv=sm.input.accepted,
     previous_step=sm.input.previous or None,
     step_dir=sm.output.step,

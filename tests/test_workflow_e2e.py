@@ -233,3 +233,15 @@ def test_dry_run_and_lint_on_the_demo_config(tmp_path):
                           timeout=300)
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
     assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_callset_verify_passes_on_the_release_snakemake_wrote(pipeline):
+    """Snakemake's own bookkeeping in the release folder (.snakemake_timestamp) is not a problem; the files
+    the manifest lists all check out (QC-off config; tests/test_release_trust.py covers the default one)."""
+    root, _ = pipeline
+    release = root / "results" / "releases" / "v1"
+    assert (release / ".snakemake_timestamp").exists()
+    proc = subprocess.run([str(VENV_BIN / "callset"), "verify", str(release), "--no-hail"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
