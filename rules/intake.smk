@@ -24,6 +24,9 @@ rule intake_batch:
         thresholds=config["intake"]["thresholds"],
         require_metrics=config["intake"]["require_metrics"],
         reference_fasta=config["intake"].get("reference_fasta"),
+        identity=config["intake"]["identity"],
+        gvcf_flavors=config["intake"]["gvcf_flavors"],
+        expected_dragen_version=config["intake"]["expected_dragen_version"],
     conda:
         "../envs/vcf.yaml"
     script:
@@ -35,6 +38,7 @@ rule research_ids:
         accepted=expand(RESULTS / "intake" / "{batch}" / "accepted.tsv", batch=BATCHES),
     output:
         tsv=RESULTS / "private" / "research_ids.tsv",
+        identity_matches=RESULTS / "private" / "identity_matches.tsv",
     log:
         LOGS / "intake" / "research_ids.log",
     message:

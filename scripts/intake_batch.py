@@ -16,6 +16,9 @@ def main() -> None:
         thresholds=sm.params.thresholds,
         require_metrics=sm.params.require_metrics,
         reference_fasta=sm.params.reference_fasta,
+        identity=sm.params.identity,
+        gvcf_flavors=sm.params.gvcf_flavors,
+        expected_dragen_version=sm.params.expected_dragen_version,
     )
     print(result.summary())
 

@@ -16,13 +16,14 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callset.core.reference import Reference, load_reference
-from callset.intake import checks
+from callset.intake import checks, flavors
+from callset.intake.identity import IdentitySettings, Panel, cram_gvcf_concordance, load_panel
 from callset.intake.manifest import MANIFEST_NAME, ManifestRow, read_manifest, resolve_member
 from callset.intake.registry import Decision, Registry
 
@@ -47,6 +48,7 @@ ACCEPTED_COLUMNS = [
     "n_records",
     "extents",
     "notes",
+    "gvcf_flavor",
 ]
 DETAILS_COLUMNS = ["sample_id", "manifest_line", "status", "kind", "message"]
 
@@ -72,6 +74,8 @@ class SampleResult:
     scan: checks.GvcfScan | None = None
     rebuild_index: bool = False
     replaces: str | None = None  # batch whose accepted sample this resubmission replaces
+    flavor: flavors.FlavorInfo | None = None
+    normalised: Path | None = None  # the gVCF rewritten in the GATK layout (joint-called instead of ``gvcf``)
 
     @property
     def accepted(self) -> bool:
@@ -146,6 +150,30 @@ def check_metrics_notes(
     return out, notes
 
 
+@dataclass(frozen=True)
+class IdentityContext:
+    """The identity settings of a run and the fingerprint panel they resolve to."""
+
+    settings: IdentitySettings
+    panel: Panel
+
+    @classmethod
+    def resolve(
+        cls, identity: IdentitySettings | Mapping[str, Any] | None, reference_genome: str
+    ) -> IdentityContext | None:
+        """None when identity checks are off or no panel exists for ``reference_genome`` (logged)."""
+        if identity is None:
+            return None
+        settings = identity if isinstance(identity, IdentitySettings) else IdentitySettings.from_config(identity)
+        path = settings.panel_path(reference_genome)
+        if path is None:
+            if settings.activate:
+                log.warning("identity checks off: no fingerprint panel shipped for %s and none configured "
+                            "(intake.identity.panel)", reference_genome)
+            return None
+        return cls(settings, load_panel(path))
+
+
 def _check_sample(
     row: ManifestRow,
     *,
@@ -157,6 +185,8 @@ def _check_sample(
     require_metrics: bool,
     reference_fasta: str | None,
     out_dir: Path | None = None,
+    identity: IdentityContext | None = None,
+    gvcf_flavors: Sequence[str] = flavors.FLAVORS,
 ) -> SampleResult:
     """All single-sample checks (files and metrics); cross-batch checks happen in the registry."""
     res = SampleResult(row=row, reasons=list(row.problems))
@@ -177,7 +207,10 @@ def _check_sample(
     if res.gvcf is not None:
         # one streaming pass: md5, BGZF integrity, header and every record
         res.scan = checks.scan_gvcf(
-            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding
+            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding,
+            reference_fasta=reference_fasta,
+            fingerprint_panel=identity.panel if identity else None,
+            fingerprint_min_gq=identity.settings.min_gq if identity else 20,
         )
         res.gvcf_md5 = res.scan.md5
         want = row.get("gvcf_md5")
@@ -191,6 +224,7 @@ def _check_sample(
             problems, notes, res.rebuild_index = checks.check_gvcf_index(res.gvcf, res.scan)
             res.reasons.extend(problems)
             res.notes.extend(notes)
+        _flavor(res, gvcf_flavors, out_dir)
     rel_cram = row.get("cram")
     if rel_cram:
         cram, why = resolve_member(batch_dir, rel_cram)
@@ -219,12 +253,68 @@ def _check_sample(
         )
         res.reasons.extend(problems)
         res.notes.extend(notes)
+        if not problems:
+            _cram_identity(res, identity, reference_fasta, contig_recoding)
     elif row.get("cram_md5") and not rel_cram:
         res.reasons.append(f"{where}, column cram_md5: given without a cram")
     failures, notes = check_metrics_notes(row, thresholds, require=require_metrics)
     res.reasons.extend(f"{where}, {m}" for m in failures)
     res.notes.extend(notes)
+    if identity is not None and res.scan is not None and res.scan.fingerprint is not None:
+        n, need = res.scan.fingerprint.n_called, identity.settings.min_sites
+        if n < need:
+            res.notes.append(
+                f"identity fingerprint: {n} of {len(identity.panel)} panel sites called (at least {need} needed): "
+                "not compared with other participants"
+            )
     return res
+
+
+def _flavor(res: SampleResult, accepted: Sequence[str], out_dir: Path | None) -> None:
+    """Which caller wrote the gVCF; reject what joint calling cannot use; normalise DRAGEN/DeepVariant gVCFs and
+    same-position variant records into the GATK layout (:mod:`.flavors`)."""
+    assert res.scan is not None and res.gvcf is not None
+    if not res.scan.header_lines:
+        return
+    info = flavors.detect_flavor(res.scan.header_lines)
+    res.flavor = info
+    problems, notes = flavors.check_flavor(info, res.gvcf, accepted=accepted)
+    res.reasons.extend(problems)
+    res.notes.extend(notes)
+    if res.reasons or out_dir is None or not flavors.needs_normalising(info, res.scan.n_same_pos_variants):
+        if res.scan.n_same_pos_variants and not res.reasons:
+            res.reasons.append(f"{res.gvcf}: {res.scan.n_same_pos_variants} variant records share a position with "
+                               "another (not merged: no output folder)")
+        return
+    nr = flavors.normalise_gvcf(res.gvcf, out_dir / "normalised" / f"{res.row.sample_id}.g.vcf.gz", info,
+                                label=str(res.gvcf))
+    res.reasons.extend(nr.problems)
+    res.notes.extend(nr.notes(str(res.gvcf)))
+    res.normalised = nr.path
+
+
+def _dragen_versions(results: Sequence[SampleResult], expected: str | None) -> None:
+    """All of Us' check: the DRAGEN gVCFs of a batch share one DRAGEN version (``expected`` when configured)."""
+    versions = {str(i): r.flavor.version for i, r in enumerate(results)
+                if r.flavor is not None and r.flavor.flavor == "dragen"}
+    for i, problem in flavors.dragen_version_problems(versions, expected=expected).items():
+        res = results[int(i)]
+        res.reasons.append(f"{res.gvcf}: {problem}")
+
+
+def _cram_identity(
+    res: SampleResult, identity: IdentityContext | None, reference_fasta: str | None,
+    contig_recoding: Mapping[str, str],
+) -> None:
+    """CRAM <-> gVCF: from the same person? (needs both files sound and a fingerprint of the gVCF)."""
+    if identity is None or res.cram is None or res.scan is None or res.scan.fingerprint is None:
+        return
+    chk = cram_gvcf_concordance(
+        res.cram, res.scan.fingerprint, identity.panel, reference_fasta=reference_fasta,
+        settings=identity.settings, contig_recoding=contig_recoding,
+    )
+    res.reasons.extend(chk.problems)
+    res.notes.extend(chk.notes)
 
 
 def _stage_gvcf(res: SampleResult, dest_dir: Path, contig_recoding: Mapping[str, str]) -> Path:
@@ -239,22 +329,23 @@ def _stage_gvcf(res: SampleResult, dest_dir: Path, contig_recoding: Mapping[str,
     for p in (dest, Path(f"{dest}.tbi")):
         if p.is_symlink() or p.exists():
             p.unlink()
+    source = res.normalised or res.gvcf  # a DRAGEN/DeepVariant gVCF is joint-called in the GATK layout
     if res.scan is not None and res.scan.needs_recoding:
         mapping = dest_dir / f"{res.row.sample_id}.rename.txt"
         mapping.write_text("".join(f"{a}\t{b}\n" for a, b in contig_recoding.items()))
         pysam.bcftools.annotate(
-            "--rename-chrs", str(mapping), "-Oz", "-o", str(dest), str(res.gvcf), catch_stdout=False
+            "--rename-chrs", str(mapping), "-Oz", "-o", str(dest), str(source), catch_stdout=False
         )
         mapping.unlink()
         pysam.tabix_index(str(dest), preset="vcf", force=True)
         res.notes.append("contigs renamed with contig_recoding for joint calling")
         return dest
-    if res.rebuild_index:
+    if res.rebuild_index and res.normalised is None:
         shutil.copyfile(res.gvcf, dest)
         pysam.tabix_index(str(dest), preset="vcf", force=True)
         return dest
-    os.symlink(res.gvcf.resolve(), dest)
-    os.symlink(Path(f"{res.gvcf}.tbi").resolve(), f"{dest}.tbi")
+    os.symlink(source.resolve(), dest)
+    os.symlink(Path(f"{source}.tbi").resolve(), f"{dest}.tbi")
     return dest
 
 
@@ -275,6 +366,7 @@ def _decision(res: SampleResult, manifest: Path, dup_ids: set[int]) -> Decision:
         files=tuple(files),
         notes=tuple(res.notes),
         where=f"{manifest}: line {r.line}, column sample_id",
+        fingerprint=res.scan.fingerprint if res.scan is not None else None,
     )
 
 
@@ -288,8 +380,18 @@ def run_intake(
     thresholds: Mapping[str, float | None] | None = None,
     require_metrics: bool = False,
     reference_fasta: str | None = None,
+    identity: IdentitySettings | Mapping[str, Any] | None = None,
+    gvcf_flavors: Sequence[str] = flavors.FLAVORS,
+    expected_dragen_version: str | None = None,
 ) -> IntakeResult:
-    """Validate, decide, register and report one batch (see module docstring for outputs)."""
+    """Validate, decide, register and report one batch (see module docstring for outputs).
+
+    ``identity`` (``intake.identity`` of the config, or settings) turns on the sample-identity checks: CRAM vs
+    gVCF genotypes, and each gVCF's fingerprint against every earlier participant's (:mod:`.identity`); None
+    (library default) leaves them off. ``reference_fasta`` also turns on the REF check of every gVCF record.
+    ``gvcf_flavors`` are the callers accepted; DRAGEN gVCFs of the batch must share one DRAGEN version
+    (``expected_dragen_version`` when given) (:mod:`.flavors`).
+    """
     batch_dir = Path(batch_dir)
     out_dir = Path(out_dir)
     batch_id = batch_dir.name
@@ -299,7 +401,10 @@ def run_intake(
     recoding = {str(k): str(v) for k, v in (contig_recoding or {}).items()}
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     registry = Registry(registry_path)
+    ident = IdentityContext.resolve(identity, reference_genome)
     log.info("intake %s: %d manifest rows", batch_id, len(rows))
+    if ident is not None:
+        log.info("identity checks with the %d-site fingerprint panel %s", len(ident.panel), ident.panel.path)
     results = []
     for i, row in enumerate(rows, 1):
         res = _check_sample(
@@ -312,6 +417,8 @@ def run_intake(
             require_metrics=require_metrics,
             reference_fasta=reference_fasta,
             out_dir=out_dir,
+            identity=ident,
+            gvcf_flavors=gvcf_flavors,
         )
         log.info(
             "[%d/%d] %s: file checks %s",
@@ -321,6 +428,7 @@ def run_intake(
             "passed" if res.accepted else f"found {len(res.reasons)} problem(s)",
         )
         results.append(res)
+    _dragen_versions(results, expected_dragen_version)
     # within the batch: the same gVCF content under two rows
     seen_md5: dict[str, SampleResult] = {}
     for res in results:
@@ -334,8 +442,12 @@ def run_intake(
     ids = [r.row.sample_id for r in results]
     dup_lines = {r.row.line for k, r in enumerate(results) if r.row.sample_id and r.row.sample_id in ids[:k]}
     outcome = registry.register_batch(
-        batch_id, checks.md5sum(manifest), [_decision(r, manifest, dup_lines) for r in results]
+        batch_id, checks.md5sum(manifest), [_decision(r, manifest, dup_lines) for r in results],
+        identity=ident.settings if ident else None,
     )
+    for m in outcome.identity_matches:
+        log.info("identity: %s matches %s of batch %s (concordance %.3f at %d sites): %s", m.sample_id,
+                 m.match_sample_id, m.match_batch_id, m.concordance, m.n_sites, m.action)
     for res, d in zip(results, outcome.decisions, strict=True):
         res.reasons = list(d.reasons)
         res.notes = list(d.notes)
@@ -424,6 +536,7 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
                 "n_records": str(s.scan.n_records if s.scan else ""),
                 "extents": json.dumps(s.scan.extents if s.scan else {}, separators=(",", ":")),
                 "notes": "; ".join(_clean(n) for n in s.notes),
+                "gvcf_flavor": s.flavor.flavor if s.flavor else "",
             }
         )
     _write_tsv(out_dir / "details.tsv", DETAILS_COLUMNS, details)
