@@ -104,7 +104,7 @@ _DRAGEN_SW = re.compile(r"SW: ?([0-9.]+)")
 def detect_flavor(header_lines: Sequence[str]) -> FlavorInfo:
     """The caller of a gVCF from its ``##`` header lines (module docstring)."""
     ids: dict[str, set[str]] = {"FORMAT": set(), "INFO": set(), "FILTER": set(), "ALT": set()}
-    dragen = dv = gatk = None
+    dragen = dv = gatk = gatk_version = None
     raw_version = None
     for line in header_lines:
         m = _ID.match(line)
@@ -113,30 +113,40 @@ def detect_flavor(header_lines: Sequence[str]) -> FlavorInfo:
             continue
         low = line.lower()
         if low.startswith(("##dragencommandline=<id=dragen,", "##dragenversion=")) or low.startswith("##source=dragen"):
-            dragen = dragen or line.split("=", 1)[0][2:]
+            dragen = dragen or _cut(line)
             sw = _DRAGEN_SW.search(line)
             if sw and (raw_version is None or low.startswith("##dragenversion")):
                 raw_version = sw.group(1)
         elif low.startswith(("##deepvariant_version=", "##source=deepvariant")):
-            dv = "##DeepVariant_version"
+            dv = _cut(line)
             raw_version = raw_version or line.split("=", 1)[1].strip()
         elif low.startswith(("##gatkcommandline=<id=haplotypecaller", "##gatkcommandline.haplotypecaller",
                              "##source=haplotypecaller", "##gatkcommandline=<id=reblockgvcf")):
-            gatk = gatk or line.split("=", 1)[0][2:]
-    kw = {"format_ids": frozenset(ids["FORMAT"]), "info_ids": frozenset(ids["INFO"]),
-          "filter_ids": frozenset(ids["FILTER"]), "alt_ids": frozenset(ids["ALT"])}
+            if gatk is None or "haplotypecaller" in low and "haplotypecaller" not in gatk.lower():
+                gatk = _cut(line)
+                v = re.search(r'Version="?([0-9][0-9.]*)', line)
+                gatk_version = v.group(1) if v else None
+    def info(flavor: str, why: str, version: str | None = None, raw: str | None = None) -> FlavorInfo:
+        return FlavorInfo(flavor, why, version, raw, format_ids=frozenset(ids["FORMAT"]),
+                          info_ids=frozenset(ids["INFO"]), filter_ids=frozenset(ids["FILTER"]),
+                          alt_ids=frozenset(ids["ALT"]))
+
     if dragen:
         version = ".".join(raw_version.split(".")[-3:]) if raw_version else None
-        return FlavorInfo("dragen", f"header line ##{dragen}", version, raw_version, **kw)
+        return info("dragen", f"header line {dragen}", version, raw_version)
     if dv:
-        return FlavorInfo("deepvariant", f"header line {dv}", raw_version, raw_version, **kw)
+        return info("deepvariant", f"header line {dv}", raw_version, raw_version)
     if gatk:
-        return FlavorInfo("gatk", f"header line ##{gatk}", **kw)
+        return info("gatk", f"header line {gatk}", gatk_version, gatk_version)
     if {"SPL", "ICNT"} & ids["FORMAT"] or "FractionInformativeReads" in ids["INFO"]:
-        return FlavorInfo("dragen", "DRAGEN fields (SPL/ICNT/FractionInformativeReads) in the header", **kw)
+        return info("dragen", "DRAGEN fields (SPL/ICNT/FractionInformativeReads) in the header")
     if {"MED_DP", "VAF"} & ids["FORMAT"] or "RefCall" in ids["FILTER"]:
-        return FlavorInfo("deepvariant", "DeepVariant fields (MED_DP/VAF/RefCall) in the header", **kw)
-    return FlavorInfo("gatk", "no caller named in the header: read as GATK HaplotypeCaller layout", **kw)
+        return info("deepvariant", "DeepVariant fields (MED_DP/VAF/RefCall) in the header")
+    return info("gatk", "no caller named in the header: read as GATK HaplotypeCaller layout")
+
+
+def _cut(line: str, n: int = 60) -> str:
+    return line if len(line) <= n else line[:n] + "..."
 
 
 def check_flavor(info: FlavorInfo, path: Path, *, accepted: Sequence[str] = FLAVORS) -> tuple[list[str], list[str]]:
@@ -279,7 +289,11 @@ def _parse_var(f: list[str], line_no: int) -> _Var:
     non_ref = bool(alts) and alts[-1] in ("<NON_REF>", "<*>")
     if non_ref:
         alts = alts[:-1]
-    info = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in f[7].split(";") if kv and kv != ".")
+    info: dict[str, str] = {}
+    for kv in f[7].split(";"):
+        if kv and kv != ".":
+            k, _, x = kv.partition("=")
+            info[k] = x
     keys = f[8].split(":") if len(f) > 8 else []
     vals = f[9].split(":") if len(f) > 9 else []
     s = dict(zip(keys, vals, strict=False))
@@ -300,11 +314,10 @@ def _as_qual(v: _Var) -> list[int] | None:
     return [max(0, v.pl[0] - min(p for p, g in zip(v.pl, gts, strict=True) if a in g)) for a in range(1, len(v.alts) + 1)]
 
 
-def _variant_line(v: _Var, *, keep_info: bool) -> str:
-    """The normalised text of a variant record (GATK layout, ``<NON_REF>`` last)."""
-    info: dict[str, str] = {}
-    if keep_info:
-        info = {k: x for k, x in v.info.items() if k in CANONICAL_INFO}
+def _variant_line(v: _Var) -> str:
+    """The normalised text of a variant record (GATK layout, ``<NON_REF>`` last): the caller's INFO fields that
+    the GATK layout has, plus the ReblockGVCF annotations computed where missing."""
+    info = {k: x for k, x in v.info.items() if k in CANONICAL_INFO}
     n_alt = len(v.alts)
     ad = v.ad
     if "DP" not in info and (v.dp is not None or "DP" in v.info):
@@ -428,7 +441,7 @@ def normalise_gvcf(src: Path, dest: Path, info: FlavorInfo, *, label: str | None
         if not pending:
             return
         if len(pending) == 1:
-            out.append(pending_text[0] if verbatim else _variant_line(pending[0], keep_info=False))
+            out.append(pending_text[0] if verbatim else _variant_line(pending[0]))
         else:
             merged, why = merge_same_position(pending)
             where = f"{pending[0].chrom}:{pending[0].pos}"
@@ -436,14 +449,14 @@ def normalise_gvcf(src: Path, dest: Path, info: FlavorInfo, *, label: str | None
                 res.problems.append(
                     f"{label}: line {pending[1].line_no}: {len(pending)} variant records at {where} cannot be "
                     f"merged into one: {why} (the combiner would keep only one of them)")
-                out.extend(pending_text if verbatim else (_variant_line(p, keep_info=False) for p in pending))
+                out.extend(pending_text if verbatim else (_variant_line(p) for p in pending))
             else:
                 res.merged.append(where)
-                out.append(_variant_line(merged, keep_info=False))
+                out.append(_variant_line(merged))
         pending.clear()
         pending_text.clear()
 
-    with gzip.open(src, "rt", errors="replace") as fin, pysam.BGZFile(str(tmp), "wb") as fout:
+    with gzip.open(src, "rt", errors="replace") as fin, pysam.BGZFile(str(tmp), "wb", index=None) as fout:
         for line_no, raw in enumerate(fin, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if line.startswith("##"):

@@ -537,11 +537,12 @@ def derive_panel(
     for path in gvcfs:
         with pysam.VariantFile(str(path)) as vf:
             for i, c in enumerate(vf.header.contigs):
-                order.setdefault(c, i)
+                order.setdefault(str(c), i)
             for rec in vf:
                 alts = [a for a in (rec.alts or ()) if a not in ("<NON_REF>", "<*>")]
-                if len(alts) == 1 and len(rec.ref) == 1 and len(alts[0]) == 1 and alts[0] in "ACGT":
-                    cand.setdefault((rec.chrom, rec.pos), (rec.ref.upper(), alts[0]))
+                ref = rec.ref or ""
+                if len(alts) == 1 and len(ref) == 1 and len(alts[0]) == 1 and alts[0] in "ACGT":
+                    cand.setdefault((rec.chrom, rec.pos), (ref.upper(), alts[0]))
     keys = sorted((k for k, (r, a) in cand.items() if r in "ACGT" and r != a),
                   key=lambda k: (order.get(k[0], 10**6), k[1]))
     with tempfile.TemporaryDirectory() as tmp:

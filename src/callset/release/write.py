@@ -130,6 +130,7 @@ class ShardAnnotations:
     annotator: ShardAnnotator | None = None  # applied to each dense shard before it is written
     vat: bool = False
     empty_callsets: Mapping[str, str] = field(default_factory=dict)  # name -> why nothing is selected
+    notes: tuple[str, ...] = ()  # what variant QC says users should know (sites.ht global variant_qc_notes)
 
 
 @dataclass
@@ -367,7 +368,7 @@ def write_release(
     callset_info = callsets.finish(partial, settings, chosen.ancestry)
     side = write_side_tables(partial, shard_entries, chosen, inputs, settings, annotations)
     manifest = release_manifest(release, reference, inputs, chosen, settings, shard_entries, callset_info,
-                                callsets.skipped, side, provenance or {})
+                                callsets.skipped, side, provenance or {}, annotations)
     finish_release(partial, final, manifest)
     log.info("release %s written to %s", release, final)
     return manifest
@@ -376,7 +377,7 @@ def write_release(
 def release_manifest(
     release: str, reference: Reference, inputs: ReleaseInputs, chosen: SampleSelection, settings: ReleaseSettings,
     shard_entries: list[dict[str, Any]], callsets: dict[str, Any], skipped: dict[str, str], side: Mapping[str, Any],
-    provenance: Mapping[str, Any],
+    provenance: Mapping[str, Any], annotations: ShardAnnotations | None = None,
 ) -> dict[str, Any]:
     """The manifest's content (``files`` and the comparison with the previous release come last)."""
     code = provenance.get("code")
@@ -404,6 +405,7 @@ def release_manifest(
         "public": side["public"],
         "vat": side["vat"],
         "notes": "RELEASE_NOTES.md",
+        **({"variant_qc_notes": list(annotations.notes)} if annotations and annotations.notes else {}),
     }
 
 
@@ -441,6 +443,14 @@ def variant_qc_annotator(
         return annotate_sites(mt, sites)
 
     return annotate
+
+
+def variant_qc_notes(sites_ht: str) -> tuple[str, ...]:
+    """The notes variant QC left for the release notes (e.g. samples without GATK annotations)."""
+    sites = hl.read_table(sites_ht)
+    if "variant_qc_notes" not in sites.globals:
+        return ()
+    return tuple(hl.eval(sites.globals.variant_qc_notes))
 
 
 def clinvar_empty_reason(sites_ht: str) -> dict[str, str]:
@@ -501,6 +511,7 @@ def write_release_from_cohort(
                                            genotype_filter),
             vat=True,
             empty_callsets=clinvar_empty_reason(variant_qc_sites) if "clinvar" in settings.smaller_callsets else {},
+            notes=variant_qc_notes(variant_qc_sites),
         )
     if provenance_record:  # before the release appears: a finished release always has its record
         write_private_provenance(provenance_record, release, withdrawn)

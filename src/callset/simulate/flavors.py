@@ -149,7 +149,7 @@ def convert_gvcf(path: Path, flavor: str, *, dragen_version: str = DRAGEN_VERSIO
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{flavor}")
     header: list[str] = []
-    with pysam.BGZFile(str(path), "rb") as src, pysam.BGZFile(str(tmp), "wb") as dst:
+    with pysam.BGZFile(str(path), "rb", index=None) as src, pysam.BGZFile(str(tmp), "wb", index=None) as dst:
         text = src.read().decode()
         lines = text.splitlines()
         body_at = 0

@@ -51,7 +51,9 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
     A carrier of global allele ``j`` is a sample whose local genotype contains it. Sums: AS_QUALapprox
     (falls back to the sample's PL[0] when the gVCFs lack it), AS_VarDP REF+ALT (falls back to AD), AS_RAW_MQ
     of ALT reads and ALT read count (falls back to RAW_MQandDP), AS_SB_TABLE REF/ALT strand counts (falls
-    back to the per-sample SB of biallelic records).
+    back to the per-sample SB of biallelic records). The fallbacks apply per entry too: in a cohort mixing
+    GATK gVCFs with DRAGEN/DeepVariant ones (normalised at intake, without AS_RAW_MQ/AS_SB_TABLE), a carrier
+    adds the annotation it has, and the MQ read count only with its MQ sum.
     """
     info = vd.gvcf_info if "gvcf_info" in vd.entry else None
     has = set(info.dtype.fields) if info is not None else set()
@@ -69,13 +71,22 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
             vardp = hl.int64(info.AS_VarDP[0] + info.AS_VarDP[li])
         else:
             vardp = hl.int64(vd.LAD[0] + vd.LAD[li])
-        if "AS_RAW_MQ" in has:
-            raw_mq, mq_reads = info.AS_RAW_MQ[li], hl.int64(vd.LAD[li])
+        if "AS_RAW_MQ" in has and "RAW_MQandDP" in has:
+            as_raw = info.AS_RAW_MQ[li]
+            raw_mq = hl.coalesce(as_raw, hl.float64(info.RAW_MQandDP[0]))
+            mq_reads = hl.if_else(hl.is_defined(as_raw), hl.int64(vd.LAD[li]), hl.int64(info.RAW_MQandDP[1]))
+        elif "AS_RAW_MQ" in has:
+            raw_mq = info.AS_RAW_MQ[li]
+            mq_reads = hl.or_missing(hl.is_defined(raw_mq), hl.int64(vd.LAD[li]))
         elif "RAW_MQandDP" in has:
             raw_mq, mq_reads = hl.float64(info.RAW_MQandDP[0]), hl.int64(info.RAW_MQandDP[1])
         else:
             raw_mq, mq_reads = hl.missing(hl.tfloat64), hl.missing(hl.tint64)
-        if "AS_SB_TABLE" in has:
+        if "AS_SB_TABLE" in has and "SB" in entry:
+            biallelic = hl.len(vd.LA) == 2
+            sb_ref = hl.coalesce(info.AS_SB_TABLE[0], hl.or_missing(biallelic, vd.SB[0:2]))
+            sb_alt = hl.coalesce(info.AS_SB_TABLE[li], hl.or_missing(biallelic, vd.SB[2:4]))
+        elif "AS_SB_TABLE" in has:
             sb_ref, sb_alt = info.AS_SB_TABLE[0], info.AS_SB_TABLE[li]
         elif "SB" in entry:
             biallelic = hl.len(vd.LA) == 2
@@ -91,6 +102,28 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
         ))
 
     return vd.annotate_rows(_as=hl.agg.array_agg(stats, hl.range(1, hl.len(vd.alleles))))
+
+
+def annotation_coverage_note(vds: hl.vds.VariantDataset) -> str | None:
+    """A note when some samples' gVCFs carry no GATK allele-specific mapping-quality annotation (DRAGEN or
+    DeepVariant gVCFs, normalised at intake: callset.intake.flavors), saying what variant QC does for them."""
+    vd = vds.variant_data
+    if "gvcf_info" not in vd.entry or "AS_RAW_MQ" not in vd.gvcf_info.dtype.fields:
+        return None
+    has = vd.count_cols()
+    per = vd.annotate_cols(_any=hl.agg.any(hl.is_defined(vd.gvcf_info.AS_RAW_MQ)))
+    n_without = per.aggregate_cols(hl.agg.count_where(~per._any))
+    if not n_without:
+        return None
+    return (
+        f"{n_without} of {has} samples have no GATK allele-specific mapping-quality or strand annotations "
+        "(AS_RAW_MQ/AS_SB_TABLE; DRAGEN or DeepVariant gVCFs, normalised to the GATK layout at intake): "
+        "their carriers add RAW_MQandDP (DRAGEN's MQ) or nothing (DeepVariant) to AS_MQ and per-sample SB to "
+        "AS_FS/AS_SOR, so these come from the other carriers; alleles carried only by such samples have no "
+        "AS_MQ/AS_FS/AS_SOR and the learned filter scores them with those features at the training median "
+        "(effectively on AS_QD and the hom-alt fraction). LowQual and AS_QD use AS_QUALapprox, which intake "
+        "computed from their PLs as ReblockGVCF does."
+    )
 
 
 def dense_split_mt(vds: hl.vds.VariantDataset) -> hl.MatrixTable:
@@ -169,6 +202,10 @@ def compute_sites(
     genotype, site, learned = dict(genotype or {}), dict(site or {}), dict(learned or {})
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    if coverage := annotation_coverage_note(vds):
+        log.warning("%s", coverage)
+        notes.append(coverage)
     log.info("site metrics: densify, split, genotype criteria %s", genotype)
     ht = compute_site_metrics(dense_split_mt(vds), **genotype)
     ht = ht.checkpoint(str(work / "metrics.ht"), overwrite=True)
@@ -178,7 +215,6 @@ def compute_sites(
     ht, report = annotate_learned_filter(ht, training_ht=training_ht, **learned)
     ht = ht.checkpoint(str(work / "filtered.ht"), overwrite=True)
 
-    notes: list[str] = []
     if fasta and gff3:
         csq = compute_consequences(ht, fasta=fasta, gff3=gff3, work_dir=work / "csq",
                                    reference_genome=reference_genome)
@@ -208,7 +244,8 @@ def compute_sites(
         "fasta": fasta, "gff3": gff3, "clinvar_vcf": clinvar_vcf, "population_sites": population_sites,
         "training_sites": training_sites,
     }
-    ht = ht.annotate_globals(variant_qc_params=json.dumps(params, default=str))
+    ht = ht.annotate_globals(variant_qc_params=json.dumps(params, default=str),
+                             variant_qc_notes=hl.literal(notes[:1] if coverage else [], hl.tarray(hl.tstr)))
     ht = ht.select(
         "filters", "learned_filter_score", "consequence", "gene", "transcript_consequences", "clinvar",
         *(["population"] if population_sites else []),
