@@ -304,3 +304,27 @@ def test_registry_review_mode_and_off(tmp_path: Path) -> None:
     reg3.register_batch("b1", "m1", [_fp_decision("A", people[0])], identity=review)
     few = reg3.register_batch("b2", "m2", [_fp_decision("X", sparse)], identity=review)
     assert few.decisions[0].status == "accepted"
+
+
+def test_registry_from_before_fingerprints_is_upgraded(tmp_path: Path) -> None:
+    """A registry written before identity checks (schema 2) gains the new tables and keeps its rows."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    reg = Registry(path)
+    rids = reg.record_batch("b1", "m1", [Decision(sample_id="A", status="accepted")])
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DROP TABLE fingerprints")
+        con.execute("DROP TABLE identity_matches")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    reg = Registry(path)
+    assert [p.research_id for p in reg.participants()] == [rids["A"]]
+    rng = np.random.default_rng(5)
+    g = _random_fps(1, 200, rng)[0]
+    out = reg.register_batch("b2", "m2", [_fp_decision("B", g)], identity=IdentitySettings(min_sites=50))
+    assert out.decisions[0].status == "accepted"
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM fingerprints").fetchone() == (1,)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)

@@ -487,15 +487,15 @@ def find_matches(
     called in both. ``queries`` ``(Q, 3, W)`` and ``stored`` ``(N, 3, W)`` are :meth:`Fingerprint.planes` stacks.
 
     Vectorised over the stored fingerprints: for each query, popcounts of ``called & called`` and of
-    ``called & called & ~(alt1 ^ alt1') & ~(alt2 ^ alt2')`` over all words. A first pass on every 4th word
-    (a quarter of the sites, spread over the genome) drops pairs that already disagree clearly there
-    (concordance below ``min_concordance - prefilter_margin`` at >= 32 sites); the rest get the full count.
+    ``called & called & ~(alt1 ^ alt1') & ~(alt2 ^ alt2')`` over all words. A first pass on about 8 words (512
+    sites spread over the panel) drops pairs that already disagree clearly there (concordance below
+    ``min_concordance - prefilter_margin`` at >= 32 sites); the rest get the full count.
     """
     out: list[Match] = []
     if not len(queries) or not len(stored):
         return out
     w = stored.shape[2]
-    sub = np.arange(0, w, 4)
+    sub = np.arange(0, w, max(1, w // 8))  # about 8 words (512 sites) spread over the panel
     s_sub = np.ascontiguousarray(stored[:, :, sub])
     for qi in range(len(queries)):
         q = queries[qi]
