@@ -306,3 +306,32 @@ def test_simulated_batches_from_three_callers_run_end_to_end(tmp_path: Path, hai
         missing = [c for c in calls
                    if (gt := got.get((*c[:4], r["research_id"]))) is None or gt.n_alt_alleles() != c[4]]
         assert not missing, (sid, r["gvcf_flavor"], len(missing), missing[:3])
+
+
+def test_simulator_writes_each_callers_layout(tmp_path: Path) -> None:
+    """``--flavor dragen,deepvariant``: batch 1 in DRAGEN's layout, batch 2 in DeepVariant's; intake reads each as
+    that caller, the scan finds nothing wrong, and normalising gives back the simulated calls."""
+    from callset.simulate.cohort import SimulationOptions, simulate_cohort
+
+    simulate_cohort(tmp_path, SimulationOptions(samples=2, batches=2, seed=3, region_size=100_000, anomaly_rate=0,
+                                                panel_per_ancestry=5, flavor="dragen,deepvariant",
+                                                truth_genotypes=False))
+    with open(tmp_path / "truth.tsv") as f:
+        truth = list(csv.DictReader(f, delimiter="\t"))
+    ref = load_reference("GRCh38")
+    for row, want in zip(truth, ("dragen", "deepvariant"), strict=True):
+        path = tmp_path / row["gvcf"]
+        scan = scan_gvcf(path, sample_id=row["sample_id"], reference=ref,
+                         reference_fasta=str(tmp_path / "reference" / "sim.fa.gz"))
+        assert not scan.problems, scan.problems
+        info = detect_flavor(scan.header_lines)
+        assert info.flavor == want and (info.version == "3.7.8" if want == "dragen" else info.version == "1.6.1")
+        assert not check_flavor(info, path)[0]
+        recs = records(path)
+        if want == "deepvariant":
+            assert all("<NON_REF>" not in r[4] for r in recs) and any(r[4] == "<*>" for r in recs)
+        else:
+            assert any(r[8].startswith("GT:AD:AF:DP:F1R2") for r in recs)
+        res = normalise_gvcf(path, tmp_path / f"{want}.norm.g.vcf.gz", info)
+        assert not res.problems and res.n_records == len(recs)
+        assert input_calls(res.path, row["sample_id"]) == input_calls(path, row["sample_id"])
