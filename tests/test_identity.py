@@ -292,6 +292,17 @@ def test_registry_review_mode_and_off(tmp_path: Path) -> None:
     assert x.status == "rejected" and x.reasons[0].startswith("m.tsv: line X: held for review")
     assert "private/identity_matches.tsv" in x.reasons[0] and y.status == "accepted"
     assert out.identity_matches[0].action == "review"
+    # the operator confirms X and A are different people (identical twins): the same rows are accepted
+    pairs = tmp_path / "twins.tsv"
+    pairs.write_text("# confirmed twins\nA\tX\n")
+    twins = IdentitySettings(min_sites=50, duplicate_action="review", allowed_pairs=str(pairs))
+    again = reg.register_batch("b2", "m2", [_fp_decision("X", people[0]), _fp_decision("Y", people[1])],
+                               identity=twins)
+    assert [d.status for d in again.decisions] == ["accepted", "accepted"] and not again.identity_matches
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("A X Y\n")
+    with pytest.raises(ConfigError, match="line 1: expected two sample_ids"):
+        IdentitySettings(allowed_pairs=str(bad)).allowed()
     # identity off (a library call without settings): no fingerprint comparison
     reg2 = Registry(tmp_path / "r2.sqlite")
     reg2.register_batch("b1", "m1", [_fp_decision("A", people[0])])

@@ -66,6 +66,8 @@ class IdentitySettings:
     min_cram_concordance: float = 0.9
     duplicate_concordance: float = 0.9
     duplicate_action: str = "reject"  # reject | review
+    #: TSV of sample_id pairs confirmed to be different people (e.g. identical twins), one pair a line
+    allowed_pairs: str | None = None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> IdentitySettings:
@@ -88,6 +90,25 @@ class IdentitySettings:
                 raise ConfigError(f"intake.identity.panel: {p} does not exist")
             return p
         return shipped_panel(reference_genome)
+
+    def allowed(self) -> frozenset[frozenset[str]]:
+        """The pairs of ``allowed_pairs`` (two sample_ids a line, tab- or space-separated; ``#`` comments)."""
+        if not self.allowed_pairs:
+            return frozenset()
+        path = Path(self.allowed_pairs)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as e:
+            raise ConfigError(f"intake.identity.allowed_pairs: cannot read {path}: {e}") from None
+        out = set()
+        for i, line in enumerate(lines, 1):
+            f = line.split("#", 1)[0].split()
+            if not f:
+                continue
+            if len(f) != 2:
+                raise ConfigError(f"{path}: line {i}: expected two sample_ids, found {len(f)} fields")
+            out.add(frozenset(f))
+        return frozenset(out)
 
 
 def shipped_panel(reference_genome: str) -> Path | None:

@@ -559,6 +559,7 @@ def _identity_checks(
         (panel, settings.min_sites, batch_id, *args),
     ).fetchall()
     q_planes = np.stack([decisions[i].fingerprint.planes() for i in queries])  # type: ignore[union-attr]
+    allowed = settings.allowed()  # pairs confirmed to be different people (e.g. identical twins)
     found: dict[int, list[IdentityMatch]] = {}
     if rows:
         stored = np.stack([np.frombuffer(r[2], dtype="<u8").reshape(3, -1) for r in rows])
@@ -566,7 +567,7 @@ def _identity_checks(
                               min_sites=settings.min_sites):
             d = decisions[queries[m.query]]
             b, sid, _planes, rid, withdrawn = rows[m.stored]
-            if sid == d.sample_id:
+            if sid == d.sample_id or frozenset((sid, d.sample_id)) in allowed:
                 continue  # its own earlier sample: a resubmission (or a duplicate sample_id, reported already)
             action = "withdrawn" if withdrawn else ("review" if settings.duplicate_action == "review" else "rejected")
             found.setdefault(queries[m.query], []).append(
@@ -575,7 +576,8 @@ def _identity_checks(
     for m in find_matches(q_planes, q_planes, min_concordance=settings.duplicate_concordance,
                           min_sites=settings.min_sites):
         i, j = queries[m.query], queries[m.stored]
-        if j >= i or decisions[i].sample_id == decisions[j].sample_id:
+        if j >= i or decisions[i].sample_id == decisions[j].sample_id or (
+                frozenset((decisions[i].sample_id, decisions[j].sample_id)) in allowed):
             continue
         found.setdefault(i, []).append(
             IdentityMatch(decisions[i].sample_id, batch_id, decisions[j].sample_id, None, m.concordance,
