@@ -109,6 +109,8 @@ def snapshot(root: Path, registry: Path | None = None) -> dict[str, Any]:
     real_root = str(root.resolve())
 
     def norm(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return v.hex()
         if not isinstance(v, str):
             return v
         v = v.replace(real_root, "<ROOT>").replace(str(root), "<ROOT>")
@@ -138,6 +140,8 @@ def snapshot(root: Path, registry: Path | None = None) -> dict[str, Any]:
         ("submissions", "rowid"),
         ("files", "rowid"),
         ("events", "id"),
+        ("fingerprints", "rowid"),  # registry schema 3 (issue 17): genotype planes as hex
+        ("identity_matches", "rowid"),
     ):
         cur = con.execute(f"SELECT * FROM {table} ORDER BY {order}")  # noqa: S608 - fixed table names
         cols = [c[0] for c in cur.description]

@@ -162,7 +162,7 @@ def check_flavor(info: FlavorInfo, path: Path, *, accepted: Sequence[str] = FLAV
             ("AD", "allele depths of the calls"), ("PL", "genotype likelihoods (QUALapprox, reference confidence)")]
     missing = [f"FORMAT/{k} ({why})" for k, why in need if k not in fmt]
     if not ({"DP", "MIN_DP", "MED_DP"} & fmt):
-        missing.append("a depth field (FORMAT/DP, MIN_DP or MED_DP)")
+        missing.append("depth field (FORMAT/DP, MIN_DP or MED_DP)")
     if "END" not in info.info_ids:
         missing.append("INFO/END (reference blocks)")
     if missing:
