@@ -16,7 +16,9 @@ before intake fanned out, made with::
         --repo /path/to/old/checkout --write tests/data/intake_golden.json
 
 Regenerate it the same way (from the commit whose outputs are the reference) only when intake's outputs
-change on purpose.
+change on purpose. Re-recorded for issue 17 §2-3 (identity notes, accepted.tsv ``gvcf_flavor``, the flavor
+check's reason on header-less gVCFs, registry schema 3 with ``fingerprints``/``identity_matches``): every other
+value equals the recording before; ``made_with`` names the commit.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ def test_in_process_intake_matches_batch_level_outputs(tmp_path: Path) -> None:
     results = tmp_path / "results"
     for b in batches:
         run_intake(tmp_path / "inbox" / b, out_dir=results / "intake" / b, registry_path=results / "registry.sqlite",
-                   contig_recoding=RECODING, reblock=WORKFLOW_REBLOCK)
+                   contig_recoding=RECODING, reblock=WORKFLOW_REBLOCK,
+                   identity={"activate": True})  # the workflow's default (intake.identity); the library's is off
     export_research_ids(results / "registry.sqlite", results / "private" / "research_ids.tsv")
     assert_same(snapshot(tmp_path), golden())
 
