@@ -204,6 +204,36 @@ def _write_batch(batch: Path, sids: list[str], src: dict[str, Path]) -> None:
     (batch / "manifest.tsv").write_text("\n".join(lines) + "\n")
 
 
+def test_check_jobs_normalise_and_the_gather_checks_dragen_versions(files: dict[str, Path], tmp_path: Path) -> None:
+    """Fanned-out intake: the check job normalises a DeepVariant gVCF and reblocks the GATK-layout copy; the batch's
+    gather rejects a DRAGEN gVCF off intake.expected_dragen_version and removes its normalised, reblocked and
+    staged copies, keeping the accepted sample's."""
+    from callset.intake.reblock import ReblockSettings
+    from callset.intake.run import IntakeSettings, check_rows, gather_batch, read_sample_results, write_sample_results
+
+    batch = tmp_path / "inbox" / "b1"
+    _write_batch(batch, ["DRAGEN1", "DV1"], files)
+    out = tmp_path / "results" / "intake" / "b1"
+    settings = IntakeSettings(reblock=ReblockSettings.from_config(None, max_block_length=1000))
+    checked = check_rows(batch, settings, out_dir=out)
+    assert [r.accepted for r in checked] == [True, True]
+    assert sorted(p.name for p in (out / "normalised").iterdir()) == [
+        "DRAGEN1.g.vcf.gz", "DRAGEN1.g.vcf.gz.tbi", "DV1.g.vcf.gz", "DV1.g.vcf.gz.tbi"]
+    rb = records(out / "reblocked" / "DV1.rb.g.vcf.gz")
+    assert rb and all("<*>" not in r[4] for r in rb) and any("<NON_REF>" in r[4] for r in rb)
+    write_sample_results(tmp_path / "c.json", batch, checked)
+    res = gather_batch(batch, read_sample_results([tmp_path / "c.json"], batch), out_dir=out,
+                       registry_path=tmp_path / "results" / "registry.sqlite", expected_dragen_version="4.2.4")
+    dragen, dv = res.samples
+    assert not dragen.accepted and dv.accepted
+    assert any("DRAGEN version 3.7.8" in r and "4.2.4" in r for r in dragen.reasons), dragen.reasons
+    for sub, names in (("normalised", ["DV1.g.vcf.gz", "DV1.g.vcf.gz.tbi"]),
+                       ("reblocked", ["DV1.rb.g.vcf.gz", "DV1.rb.g.vcf.gz.tbi"]),
+                       ("gvcf", ["DV1.g.vcf.gz", "DV1.g.vcf.gz.tbi"])):
+        assert sorted(p.name for p in (out / sub).iterdir()) == names, sub
+    assert (out / "gvcf" / "DV1.g.vcf.gz").resolve() == (out / "normalised" / "DV1.g.vcf.gz").resolve()
+
+
 def input_calls(path: Path, sid: str) -> set[tuple[str, int, str, str, int]]:
     """(contig, pos, ref, alt, ALT copies) of every non-reference call in a gVCF, alleles in minimal form."""
     out = set()

@@ -638,6 +638,8 @@ def gather_batch(
             staged[res.row.sample_id] = res.staged
     _clean_staging(out_dir / "gvcf", set(staged))
     _drop_reblocked(out_dir / "reblocked", {r.row.sample_id for r in results if r.accepted and r.reblocked})
+    # GATK-layout copies of DRAGEN/DeepVariant gVCFs: only accepted samples' are read (staged or reblocked)
+    _clean_staging(out_dir / "normalised", {r.row.sample_id for r in results if r.accepted and r.normalised})
     result = IntakeResult(
         batch_id=batch_id,
         samples=results,
@@ -664,7 +666,7 @@ def _flag_duplicate_files(results: list[SampleResult]) -> None:
 
 
 def _clean_staging(d: Path, keep: set[str]) -> None:
-    """Drop staged files of samples no longer accepted (a re-run after files changed)."""
+    """Drop staged (or normalised) files of samples no longer accepted (a re-run after files changed)."""
     if not d.is_dir():
         return
     for p in d.iterdir():
