@@ -58,7 +58,10 @@ def plant_other_reference(gvcf: Path, every: int = 50) -> int:
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     d = tmp_path_factory.mktemp("identity_e2e")
     sim = d / "sim"
-    # the default model and anomaly mix, a smaller genome (10 autosomal windows of 200 kb) to stay quick
+    # the default model and anomaly mix, a smaller genome (10 autosomal windows of 200 kb) to stay quick; beyond
+    # the size knobs (samples, batches, region size), the planted counts: --swaps 3 (default 0), --duplicates 3
+    # (the default anomaly rate gives 1 on 40 samples) and CRAMs for 6 clean samples (default none), so that the
+    # CRAM check also meets samples it must confirm
     assert cli.main(["--samples", "40", "--batches", "2", "--seed", "31", "--region-size", "2000000",
                      "--duplicates", str(DUPLICATES), "--swaps", str(SWAPS), "--cram-samples", "6",
                      "--out", str(sim)]) == 0
