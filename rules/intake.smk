@@ -35,6 +35,9 @@ rule intake_check:
             # reblocked in the scan's pass; blocks capped at the release's length (one setting, never two)
             reblock=config["intake"]["reblock"],
             ref_block_max_length=config["release_options"]["ref_block_max_length"],
+            # identity: the gVCF's fingerprint and CRAM vs gVCF here; other participants in intake_batch
+            identity=config["intake"]["identity"],
+            gvcf_flavors=config["intake"]["gvcf_flavors"],
         ),
     conda:
         "../envs/vcf.yaml"
@@ -65,6 +68,10 @@ rule intake_batch:
         batch_dir=lambda wc: str(INBOX / wc.batch),
         out_dir=lambda wc: str(RESULTS / "intake" / wc.batch),
         registry=REGISTRY,
+        # fingerprints against every earlier participant's (registry) and the batch's DRAGEN versions
+        identity=config["intake"]["identity"],
+        reference_genome=config["reference_genome"],
+        expected_dragen_version=config["intake"]["expected_dragen_version"],
     conda:
         "../envs/vcf.yaml"
     script:
@@ -76,6 +83,7 @@ rule research_ids:
         accepted=expand(RESULTS / "intake" / "{batch}" / "accepted.tsv", batch=BATCHES),
     output:
         tsv=RESULTS / "private" / "research_ids.tsv",
+        identity_matches=RESULTS / "private" / "identity_matches.tsv",
     log:
         LOGS / "intake" / "research_ids.log",
     message:

@@ -16,7 +16,9 @@ before intake fanned out, made with::
         --repo /path/to/old/checkout --write tests/data/intake_golden.json
 
 Regenerate it the same way (from the commit whose outputs are the reference) only when intake's outputs
-change on purpose.
+change on purpose. Re-recorded for issue 17 §2-3 (identity notes, accepted.tsv ``gvcf_flavor``, the flavor
+check's reason on header-less gVCFs, registry schema 3 with ``fingerprints``/``identity_matches``): every other
+value equals the recording before; ``made_with`` names the commit.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ def snapshot(root: Path, registry: Path | None = None) -> dict[str, Any]:
     real_root = str(root.resolve())
 
     def norm(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return v.hex()
         if not isinstance(v, str):
             return v
         v = v.replace(real_root, "<ROOT>").replace(str(root), "<ROOT>")
@@ -138,6 +142,8 @@ def snapshot(root: Path, registry: Path | None = None) -> dict[str, Any]:
         ("submissions", "rowid"),
         ("files", "rowid"),
         ("events", "id"),
+        ("fingerprints", "rowid"),  # registry schema 3 (issue 17): genotype planes as hex
+        ("identity_matches", "rowid"),
     ):
         cur = con.execute(f"SELECT * FROM {table} ORDER BY {order}")  # noqa: S608 - fixed table names
         cols = [c[0] for c in cur.description]

@@ -91,7 +91,8 @@ def test_in_process_intake_matches_batch_level_outputs(tmp_path: Path) -> None:
     results = tmp_path / "results"
     for b in batches:
         run_intake(tmp_path / "inbox" / b, out_dir=results / "intake" / b, registry_path=results / "registry.sqlite",
-                   contig_recoding=RECODING, reblock=WORKFLOW_REBLOCK)
+                   contig_recoding=RECODING, reblock=WORKFLOW_REBLOCK,
+                   identity={"activate": True})  # the workflow's default (intake.identity); the library's is off
     export_research_ids(results / "registry.sqlite", results / "private" / "research_ids.tsv")
     assert_same(snapshot(tmp_path), golden())
 
@@ -174,3 +175,27 @@ def test_sample_result_json_keeps_new_fields() -> None:
                     extra=Extra(sites=(1, 5), score=float("inf"), by_contig={"chr1": [0.5, 1e-300]}))
     back = from_json_obj(WithExtra, json.loads(json.dumps(to_json_obj(obj))))
     assert back == obj and isinstance(back.extra, Extra) and back.extra.sites == (1, 5)
+
+
+def test_identity_and_flavor_results_travel_to_the_gather(tmp_path: Path) -> None:
+    """With identity checks on (the shipped GRCh38 panel), the check job's fingerprint (numpy genotypes) and the
+    gVCF flavor reach the gather unchanged, and the header lines used by the flavor check do not travel."""
+    import numpy as np
+
+    from callset.intake.flavors import FlavorInfo
+    from callset.intake.identity import Fingerprint
+
+    b = tmp_path / "inbox" / "b1"
+    write_manifest(b, [good_row(s, b) for s in ("HG00187", "HG00190")])
+    settings = IntakeSettings(identity={"activate": True}, reblock=WORKFLOW_REBLOCK)
+    assert settings.identity_context is not None
+    results = check_rows(b, settings, out_dir=tmp_path / "out")
+    path = tmp_path / "c.json"
+    write_sample_results(path, b, results)
+    back = read_sample_results([path], b)
+    for got, want in zip(back, results, strict=True):
+        fp, fp0 = got.scan.fingerprint, want.scan.fingerprint
+        assert isinstance(fp, Fingerprint) and fp.genotypes.dtype == fp0.genotypes.dtype
+        assert np.array_equal(fp.genotypes, fp0.genotypes) and fp.panel == fp0.panel and fp.n_called > 0
+        assert isinstance(got.flavor, FlavorInfo) and got.flavor == want.flavor and got.flavor.flavor == "gatk"
+        assert got.scan.header_lines == [] and got.reblocked == want.reblocked

@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callset.core.private_files import create_private_file, private_dir, write_private_text
+from callset.intake.identity import Fingerprint, IdentitySettings, find_matches
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +70,29 @@ CREATE TABLE IF NOT EXISTS batch_state (
     seq INTEGER NOT NULL UNIQUE,
     decisions_md5 TEXT NOT NULL
 );
+-- v3: identity fingerprints of every row that had one (planes: Fingerprint.planes() bytes), and the
+-- same-person matches found (private: they link center IDs across batches)
+CREATE TABLE IF NOT EXISTS fingerprints (
+    batch_id TEXT NOT NULL,
+    sample_id TEXT NOT NULL,
+    panel TEXT NOT NULL,
+    n_sites INTEGER NOT NULL,
+    n_called INTEGER NOT NULL,
+    planes BLOB NOT NULL,
+    PRIMARY KEY (batch_id, sample_id)
+);
+CREATE TABLE IF NOT EXISTS identity_matches (
+    batch_id TEXT NOT NULL,
+    sample_id TEXT NOT NULL,
+    match_batch_id TEXT NOT NULL,
+    match_sample_id TEXT NOT NULL,
+    match_research_id TEXT,
+    concordance REAL NOT NULL,
+    n_sites INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (batch_id, sample_id, match_batch_id, match_sample_id)
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -102,9 +126,24 @@ class Decision:
     notes: tuple[str, ...] = ()
     #: where the "line N" of cross-batch reasons points (manifest path + line), for messages only
     where: str = ""
+    #: identity fingerprint of the gVCF (compared with every earlier participant's when identity is on)
+    fingerprint: Fingerprint | None = field(default=None, compare=False, hash=False)
 
     def gvcf_md5(self) -> str | None:
         return next((md5 for kind, _p, md5, _s in self.files if kind == "gvcf"), None)
+
+
+@dataclass(frozen=True)
+class IdentityMatch:
+    """A row whose genotypes match an earlier participant (or an earlier row of its batch)."""
+
+    sample_id: str
+    match_batch_id: str
+    match_sample_id: str
+    match_research_id: str | None
+    concordance: float
+    n_sites: int
+    action: str  # rejected | review | withdrawn | within_batch
 
 
 @dataclass
@@ -115,6 +154,7 @@ class BatchOutcome:
     research_ids: dict[str, str] = field(default_factory=dict)
     replaces: dict[str, str] = field(default_factory=dict)  # sample_id -> batch whose sample it replaces
     changed: bool = True
+    identity_matches: list[IdentityMatch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -261,7 +301,10 @@ class Registry:
         for the accepted ones. See :meth:`register_batch`."""
         return self.register_batch(batch_id, manifest_md5, decisions).research_ids
 
-    def register_batch(self, batch_id: str, manifest_md5: str, decisions: Sequence[Decision]) -> BatchOutcome:
+    def register_batch(
+        self, batch_id: str, manifest_md5: str, decisions: Sequence[Decision],
+        *, identity: IdentitySettings | None = None,
+    ) -> BatchOutcome:
         """Apply the cross-batch checks and record a batch's decisions, all in one write transaction.
 
         Cross-batch checks run under the database lock, so two batches registered by parallel jobs can
@@ -271,7 +314,11 @@ class Registry:
 
         - ``sample_id`` accepted in an earlier batch: rejected unless ``resubmission`` is set; a
           resubmission replaces the earlier sample (same research ID) unless the participant withdrew;
-        - gVCF md5 equal to an accepted gVCF of another ``sample_id``: rejected as a duplicate file.
+        - gVCF md5 equal to an accepted gVCF of another ``sample_id``: rejected as a duplicate file;
+        - with ``identity`` settings, a genotype fingerprint matching an earlier participant's (another
+          ``sample_id``; its own earlier sample is what a resubmission is expected to match) or an earlier
+          accepted row of the batch: rejected, or held for review (``duplicate_action``), and the match is
+          recorded privately (``identity_matches``); a match with a withdrawn participant always rejects.
 
         Idempotent: recording the same batch with the same manifest and the same decisions changes
         nothing (no rows, no events). Different decisions (files changed on disk, new manifest) replace
@@ -282,6 +329,9 @@ class Registry:
             seq_row = con.execute("SELECT seq FROM batch_state WHERE batch_id = ?", (batch_id,)).fetchone()
             my_seq = seq_row[0] if seq_row else None
             final, replaces = self._cross_batch(con, batch_id, my_seq, decisions)
+            matches: list[IdentityMatch] = []
+            if identity is not None:
+                final, matches = _identity_checks(con, batch_id, my_seq, final, identity)
             digest = _digest(manifest_md5, final)
             state = con.execute(
                 "SELECT decisions_md5 FROM batch_state WHERE batch_id = ?", (batch_id,)
@@ -289,7 +339,8 @@ class Registry:
             accepted = [d.sample_id for d in final if d.status == "accepted"]
             if state and state[0] == digest:
                 log.info("batch %s already registered with these decisions; nothing changes", batch_id)
-                return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=False)
+                return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=False,
+                                    identity_matches=matches)
             if my_seq is None:
                 my_seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_state").fetchone()[0]
                 con.execute("INSERT INTO batch_state VALUES (?, ?, ?)", (batch_id, my_seq, digest))
@@ -299,6 +350,8 @@ class Registry:
             if row:
                 con.execute("DELETE FROM submissions WHERE batch_id = ?", (batch_id,))
                 con.execute("DELETE FROM files WHERE batch_id = ?", (batch_id,))
+                con.execute("DELETE FROM fingerprints WHERE batch_id = ?", (batch_id,))
+                con.execute("DELETE FROM identity_matches WHERE batch_id = ?", (batch_id,))
                 con.execute(
                     "INSERT INTO events (at, batch_id, event, detail) VALUES (?, ?, 'batch_reregistered', ?)",
                     (ts, batch_id, f"manifest md5 {row[0]} -> {manifest_md5}; decisions changed"),
@@ -317,6 +370,12 @@ class Registry:
                     con.execute(
                         "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                         (batch_id, d.sample_id, kind, path, md5, size),
+                    )
+                if d.fingerprint is not None:
+                    fp = d.fingerprint
+                    con.execute(
+                        "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?, ?, ?)",
+                        (batch_id, d.sample_id, fp.panel, len(fp.genotypes), fp.n_called, fp.to_bytes()),
                     )
                 detail = "; ".join(d.reasons)
                 if d.sample_id in replaces:
@@ -347,7 +406,14 @@ class Registry:
                     "INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL)",
                     (d.sample_id, rid, batch_id, batch_id, ts),
                 )
-            return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=True)
+            for m in matches:
+                con.execute(
+                    "INSERT OR REPLACE INTO identity_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (batch_id, m.sample_id, m.match_batch_id, m.match_sample_id, m.match_research_id,
+                     m.concordance, m.n_sites, m.action, ts),
+                )
+            return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=True,
+                                identity_matches=matches)
 
     @staticmethod
     def _cross_batch(
@@ -443,7 +509,9 @@ def _digest(manifest_md5: str, decisions: Sequence[Decision]) -> str:
     blob = json.dumps(
         [
             manifest_md5,
-            [(d.sample_id, d.status, list(d.reasons), [list(f) for f in d.files]) for d in decisions],
+            [(d.sample_id, d.status, list(d.reasons), [list(f) for f in d.files],
+              *([hashlib.md5(d.fingerprint.to_bytes()).hexdigest(), d.fingerprint.panel] if d.fingerprint else []))
+             for d in decisions],
         ],
         sort_keys=True,
     )
@@ -463,3 +531,106 @@ def export_research_ids(registry_path: str | Path, out_tsv: str | Path) -> int:
     write_private_text(out, text)
     log.info("wrote %d research IDs to %s", len(parts), out)
     return len(parts)
+
+
+def _identity_checks(
+    con: sqlite3.Connection, batch_id: str, my_seq: int | None, decisions: list[Decision],
+    settings: IdentitySettings,
+) -> tuple[list[Decision], list[IdentityMatch]]:
+    """The same person under two IDs: each row's fingerprint against every earlier participant's (accepted in a
+    batch registered before this one, withdrawn ones included) and against the earlier accepted rows of this
+    batch, in one vectorised comparison (:func:`callset.intake.identity.find_matches`). Returns the decisions
+    with the reasons added, and every match found (recorded privately by the caller)."""
+    import numpy as np
+
+    queries = [i for i, d in enumerate(decisions)
+               if d.fingerprint is not None and d.fingerprint.n_called >= settings.min_sites]
+    if not queries:
+        return decisions, []
+    panel = decisions[queries[0]].fingerprint.panel  # type: ignore[union-attr]
+    queries = [i for i in queries if decisions[i].fingerprint.panel == panel]  # type: ignore[union-attr]
+    earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
+    args: tuple = (my_seq,) if my_seq is not None else ()
+    rows = con.execute(
+        "SELECT f.batch_id, f.sample_id, f.planes, p.research_id, p.withdrawn_at FROM fingerprints f "
+        "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
+        "JOIN batch_state b ON b.batch_id = f.batch_id LEFT JOIN participants p ON p.sample_id = f.sample_id "
+        f"WHERE f.panel = ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier}",
+        (panel, settings.min_sites, batch_id, *args),
+    ).fetchall()
+    q_planes = np.stack([decisions[i].fingerprint.planes() for i in queries])  # type: ignore[union-attr]
+    allowed = settings.allowed()  # pairs confirmed to be different people (e.g. identical twins)
+    found: dict[int, list[IdentityMatch]] = {}
+    if rows:
+        stored = np.stack([np.frombuffer(r[2], dtype="<u8").reshape(3, -1) for r in rows])
+        for m in find_matches(q_planes, stored, min_concordance=settings.duplicate_concordance,
+                              min_sites=settings.min_sites):
+            d = decisions[queries[m.query]]
+            b, sid, _planes, rid, withdrawn = rows[m.stored]
+            if sid == d.sample_id or frozenset((sid, d.sample_id)) in allowed:
+                continue  # its own earlier sample: a resubmission (or a duplicate sample_id, reported already)
+            action = "withdrawn" if withdrawn else ("review" if settings.duplicate_action == "review" else "rejected")
+            found.setdefault(queries[m.query], []).append(
+                IdentityMatch(d.sample_id, b, sid, rid, m.concordance, m.n_sites, action))
+    # earlier rows of this batch (accepted so far, in manifest order)
+    for m in find_matches(q_planes, q_planes, min_concordance=settings.duplicate_concordance,
+                          min_sites=settings.min_sites):
+        i, j = queries[m.query], queries[m.stored]
+        if j >= i or decisions[i].sample_id == decisions[j].sample_id or (
+                frozenset((decisions[i].sample_id, decisions[j].sample_id)) in allowed):
+            continue
+        found.setdefault(i, []).append(
+            IdentityMatch(decisions[i].sample_id, batch_id, decisions[j].sample_id, None, m.concordance,
+                          m.n_sites, "within_batch"))
+    out = list(decisions)
+    row_of = {d.sample_id: k for k, d in enumerate(out)}
+    all_matches: list[IdentityMatch] = []
+    for i in sorted(found):  # manifest order: a row rejected here no longer counts as an accepted earlier row
+        d = out[i]
+        ms = [m for m in found[i]
+              if m.action != "within_batch" or out[row_of[m.match_sample_id]].status == "accepted"]
+        if not ms:
+            continue
+        all_matches.extend(ms)
+        best = max(ms, key=lambda m: (m.action == "withdrawn", m.concordance))
+        how = f"genotype concordance {best.concordance:.3f} at {best.n_sites} fingerprint sites"
+        where = f"{d.where}: " if d.where else ""
+        if best.action == "withdrawn":
+            reason = (f"{where}same person as a participant who withdrew ({how}): a withdrawn participant "
+                      "cannot enter again under another sample_id")
+        elif best.action == "within_batch":
+            reason = (f"{where}same person as {best.match_sample_id} in this batch ({how}) under another "
+                      "sample_id")
+        elif best.action == "review":
+            reason = (f"{where}held for review: same person as a participant accepted in batch "
+                      f"{best.match_batch_id} ({how}) under another sample_id; the match and its research ID "
+                      "are recorded privately (private/identity_matches.tsv)")
+        else:
+            reason = (f"{where}same person as a participant accepted in batch {best.match_batch_id} ({how}) "
+                      "under another sample_id (the match is recorded privately; a deliberate replacement "
+                      "keeps the same sample_id with resubmission=yes)")
+        out[i] = replace(d, status="rejected", reasons=(*d.reasons, reason))
+    return out, all_matches
+
+
+def export_identity_matches(registry_path: str | Path, out_tsv: str | Path) -> int:
+    """Write every same-person match the registry holds (private: it links center IDs and research IDs) to
+    ``out_tsv`` (mode 0600); return the row count."""
+    reg = Registry(registry_path)
+    con = reg._connect()
+    try:
+        rows = con.execute(
+            "SELECT batch_id, sample_id, match_batch_id, match_sample_id, COALESCE(match_research_id, ''), "
+            "concordance, n_sites, action, recorded_at FROM identity_matches ORDER BY recorded_at, batch_id, sample_id"
+        ).fetchall()
+    finally:
+        con.close()
+    out = Path(out_tsv)
+    private_dir(out.parent)
+    cols = ["batch_id", "sample_id", "match_batch_id", "match_sample_id", "match_research_id", "concordance",
+            "n_sites", "action", "recorded_at"]
+    text = "\t".join(cols) + "\n" + "".join(
+        "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r) + "\n" for r in rows
+    )
+    write_private_text(out, text)
+    return len(rows)

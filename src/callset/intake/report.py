@@ -35,6 +35,7 @@ ACCEPTED_COLUMNS = [
     "reblocked_md5",
     "reblocked_max_block",
     "reblock",
+    "gvcf_flavor",
 ]
 DETAILS_COLUMNS = ["sample_id", "manifest_line", "status", "kind", "message"]
 
@@ -122,6 +123,7 @@ def write_reports(result: IntakeResult, out_dir: Path, staged: Mapping[str, Path
                 "reblocked_md5": s.reblocked.md5 if s.reblocked else "",
                 "reblocked_max_block": str(s.reblocked.max_block) if s.reblocked else "",
                 "reblock": json.dumps(s.reblocked.settings, separators=(",", ":")) if s.reblocked else "",
+                "gvcf_flavor": s.flavor.flavor if s.flavor else "",
             }
         )
     _write_tsv(out_dir / "details.tsv", DETAILS_COLUMNS, details)

@@ -3,9 +3,10 @@
 A per-sample (or per-chunk) intake job writes its :class:`~callset.intake.run.SampleResult` list as JSON and
 the batch's gather job reads it back. Any dataclass whose fields are annotated with JSON-friendly types
 round-trips without code of its own: ``str``, ``int``, ``float``, ``bool``, ``None``, :class:`~pathlib.Path`,
-``list[T]``, ``tuple[T, ...]``/``tuple[A, B]``, ``dict[str, T]``, ``T | None``, ``Any`` (kept as parsed) and
-nested dataclasses. A field added to a result (e.g. by a new per-sample check) is carried automatically if
-its type is one of these; floats round-trip exactly (``repr``), NaN and infinities included.
+``list[T]``, ``tuple[T, ...]``/``tuple[A, B]``, ``dict[str, T]``, ``T | None``, ``Any`` (kept as parsed),
+:class:`numpy.ndarray` (dtype and shape kept, e.g. an identity fingerprint's genotypes) and nested dataclasses.
+A field added to a result (e.g. by a new per-sample check) is carried automatically if its type is one of these;
+floats round-trip exactly (``repr``), NaN and infinities included.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -26,6 +29,10 @@ def to_json_obj(obj: Any) -> Any:
         return {f.name: to_json_obj(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, np.ndarray):
+        return {"dtype": obj.dtype.str, "shape": list(obj.shape), "data": obj.ravel().tolist()}
+    if isinstance(obj, np.generic):
+        return obj.item()
     if isinstance(obj, dict):
         return {str(k): to_json_obj(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
@@ -66,6 +73,8 @@ def from_json_obj(tp: Any, data: Any) -> Any:
         return obj
     if tp is Path:
         return Path(data)
+    if tp is np.ndarray:
+        return np.asarray(data["data"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
     if origin in (list, set, frozenset):
         return origin(from_json_obj(args[0] if args else Any, v) for v in data)
     if origin is tuple:

@@ -29,16 +29,17 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callset.core.reference import Reference, load_reference
 from callset.errors import CallsetError
-from callset.intake import checks
+from callset.intake import checks, flavors
+from callset.intake.identity import IdentitySettings, Panel, cram_gvcf_concordance, load_panel
 from callset.intake.manifest import MANIFEST_NAME, ManifestRow, read_manifest, resolve_member
-from callset.intake.reblock import Reblocker, ReblockResult, ReblockSettings
+from callset.intake.reblock import Reblocker, ReblockResult, ReblockSettings, reblock_gvcf
 from callset.intake.registry import Decision, Registry
 from callset.intake.report import read_accepted, write_reports  # noqa: F401 - read_accepted: also importable here
 from callset.intake.results_json import from_json_obj, to_json_obj
@@ -55,6 +56,30 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
 }
 
 
+@dataclass(frozen=True)
+class IdentityContext:
+    """The identity settings of a run and the fingerprint panel they resolve to."""
+
+    settings: IdentitySettings
+    panel: Panel
+
+    @classmethod
+    def resolve(
+        cls, identity: IdentitySettings | Mapping[str, Any] | None, reference_genome: str
+    ) -> IdentityContext | None:
+        """None when identity checks are off or no panel exists for ``reference_genome`` (logged)."""
+        if identity is None:
+            return None
+        settings = identity if isinstance(identity, IdentitySettings) else IdentitySettings.from_config(identity)
+        path = settings.panel_path(reference_genome)
+        if path is None:
+            if settings.activate:
+                log.warning("identity checks off: no fingerprint panel shipped for %s and none configured "
+                            "(intake.identity.panel)", reference_genome)
+            return None
+        return cls(settings, load_panel(path))
+
+
 @dataclass
 class IntakeSettings:
     """What the checks of every sample of a run need, built once from the validated config (the rule's
@@ -68,12 +93,22 @@ class IntakeSettings:
     #: reblock every gVCF that scans clean in the scan's pass (``intake.reblock``); None: joint calling reads
     #: the submitted files
     reblock: ReblockSettings | None = None
+    #: ``intake.identity`` (or settings): CRAM vs gVCF genotypes and the gVCF's fingerprint (compared with
+    #: earlier participants' by the gather); None (library default) leaves them off (:mod:`.identity`)
+    identity: IdentitySettings | Mapping[str, Any] | None = None
+    #: callers whose gVCFs are accepted (:mod:`.flavors`)
+    gvcf_flavors: Sequence[str] = flavors.FLAVORS
     reference: Reference = field(init=False, repr=False)
+    identity_context: IdentityContext | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.contig_recoding = {str(k): str(v) for k, v in (self.contig_recoding or {}).items()}
         self.thresholds = {**DEFAULT_THRESHOLDS, **(self.thresholds or {})}
         self.reference = load_reference(self.reference_genome)
+        self.identity_context = IdentityContext.resolve(self.identity, self.reference_genome)
+        if self.identity_context is not None:
+            ctx = self.identity_context
+            log.info("identity checks with the %d-site fingerprint panel %s", len(ctx.panel), ctx.panel.path)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> IntakeSettings:
@@ -111,6 +146,8 @@ class SampleResult:
     staged: Path | None = None  # where joint calling reads the gVCF (staged when the sample's own checks pass)
     stage_notes: list[str] = field(default_factory=list)  # notes of staging, reported after the registry's
     reblocked: ReblockResult | None = None  # the reblocked gVCF (kept by the gather only if accepted)
+    flavor: flavors.FlavorInfo | None = None
+    normalised: Path | None = None  # the gVCF rewritten in the GATK layout (joint-called instead of ``gvcf``)
 
     def to_json(self) -> dict[str, Any]:
         return to_json_obj(self)
@@ -200,14 +237,18 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
     cross-batch checks happen in :func:`gather_batch`.
 
     With ``settings.reblock``, the gVCF is also reblocked in the scan's pass
-    (``out_dir/reblocked/<sample_id>.rb.g.vcf.gz``); a file with content problems leaves nothing behind, and
-    the gather removes the reblocked file of a sample it does not accept.
+    (``out_dir/reblocked/<sample_id>.rb.g.vcf.gz``; a DRAGEN/DeepVariant gVCF is reblocked from its
+    GATK-layout copy instead); a file with content problems leaves nothing behind, and the gather removes the
+    reblocked file of a sample it does not accept. With ``settings.identity``, the gVCF's fingerprint is taken
+    in the same pass and compared with the CRAM's genotypes; the comparison with other participants is the
+    gather's (registry).
     """
     batch_dir, out_dir = Path(batch_dir), Path(out_dir)
     manifest = batch_dir / MANIFEST_NAME
     reference, contig_recoding = settings.reference, settings.contig_recoding
     thresholds, require_metrics = settings.thresholds, settings.require_metrics
     reference_fasta = settings.reference_fasta
+    identity = settings.identity_context
     res = SampleResult(row=row, reasons=list(row.problems))
     sid = row.sample_id
     where = f"{manifest}: line {row.line}"
@@ -230,7 +271,10 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
             sink = Reblocker(reblocked_path(out_dir, sid), settings.reblock, contig_recoding=contig_recoding,
                              fasta=reference_fasta)
         res.scan = checks.scan_gvcf(
-            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding, sink=sink
+            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding, sink=sink,
+            reference_fasta=reference_fasta,
+            fingerprint_panel=identity.panel if identity else None,
+            fingerprint_min_gq=identity.settings.min_gq if identity else 20,
         )
         if sink is not None:
             res.reblocked = _finish_reblock(sink, res)
@@ -246,6 +290,12 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
             problems, notes, res.rebuild_index = checks.check_gvcf_index(res.gvcf, res.scan)
             res.reasons.extend(problems)
             res.notes.extend(notes)
+        _flavor(res, settings.gvcf_flavors, out_dir)
+        if res.normalised is not None and res.reblocked is not None and not res.reasons:
+            # the scan's pass reblocked the caller's own layout: joint calling reads the GATK-layout copy
+            res.reblocked = _reblock_normalised(res, settings.reblock, out_dir, contig_recoding, reference_fasta)
+        # the header was for the flavor check; it does not travel to the gather (thousands of contig lines)
+        res.scan.header_lines = []
     rel_cram = row.get("cram")
     if rel_cram:
         cram, why = resolve_member(batch_dir, rel_cram)
@@ -274,11 +324,20 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
         )
         res.reasons.extend(problems)
         res.notes.extend(notes)
+        if not problems:
+            _cram_identity(res, identity, reference_fasta, contig_recoding)
     elif row.get("cram_md5") and not rel_cram:
         res.reasons.append(f"{where}, column cram_md5: given without a cram")
     failures, notes = check_metrics_notes(row, thresholds, require=require_metrics)
     res.reasons.extend(f"{where}, {m}" for m in failures)
     res.notes.extend(notes)
+    if identity is not None and res.scan is not None and res.scan.fingerprint is not None:
+        n, need = res.scan.fingerprint.n_called, identity.settings.min_sites
+        if n < need:
+            res.notes.append(
+                f"identity fingerprint: {n} of {len(identity.panel)} panel sites called (at least {need} needed): "
+                "not compared with other participants"
+            )
     if res.accepted and res.gvcf is not None:
         res.staged = _stage_gvcf(res, out_dir / "gvcf", contig_recoding)
     return res
@@ -306,6 +365,72 @@ def _finish_reblock(sink: Reblocker, res: SampleResult) -> ReblockResult | None:
     return out
 
 
+def _reblock_normalised(
+    res: SampleResult, settings: ReblockSettings | None, out_dir: Path, contig_recoding: Mapping[str, str],
+    fasta: str | None,
+) -> ReblockResult | None:
+    """Reblock the GATK-layout copy of a DRAGEN/DeepVariant gVCF (or one whose same-position records were
+    merged) in place of the reblocked copy of the submitted layout."""
+    assert res.normalised is not None and settings is not None
+    dst = reblocked_path(out_dir, res.row.sample_id)
+    try:
+        out = reblock_gvcf(res.normalised, dst, bands=settings.gq_bands, max_block=settings.max_block_length,
+                           gq0=settings.gq0, contig_recoding=contig_recoding, fasta=fasta)
+    except Exception as e:  # noqa: BLE001 - never expected for a file that normalised clean: reject, naming why
+        log.exception("%s: reblocking failed", res.normalised)
+        res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
+        return None
+    log.info("%s: %s (from the GATK-layout copy)", res.label, out.summary())
+    return out
+
+
+def _flavor(res: SampleResult, accepted: Sequence[str], out_dir: Path | None) -> None:
+    """Which caller wrote the gVCF; reject what joint calling cannot use; normalise DRAGEN/DeepVariant gVCFs and
+    same-position variant records into the GATK layout (:mod:`.flavors`)."""
+    assert res.scan is not None and res.gvcf is not None
+    if not res.scan.header_lines:
+        return
+    info = flavors.detect_flavor(res.scan.header_lines)
+    res.flavor = info
+    problems, notes = flavors.check_flavor(info, res.gvcf, accepted=accepted)
+    res.reasons.extend(problems)
+    res.notes.extend(notes)
+    if res.reasons or out_dir is None or not flavors.needs_normalising(info, res.scan.n_same_pos_variants):
+        if res.scan.n_same_pos_variants and not res.reasons:
+            res.reasons.append(f"{res.gvcf}: {res.scan.n_same_pos_variants} variant records share a position with "
+                               "another (not merged: no output folder)")
+        return
+    nr = flavors.normalise_gvcf(res.gvcf, out_dir / "normalised" / f"{res.row.sample_id}.g.vcf.gz", info,
+                                label=str(res.gvcf))
+    res.reasons.extend(nr.problems)
+    res.notes.extend(nr.notes(str(res.gvcf)))
+    res.normalised = nr.path
+
+
+def _dragen_versions(results: Sequence[SampleResult], expected: str | None) -> None:
+    """All of Us' check: the DRAGEN gVCFs of a batch share one DRAGEN version (``expected`` when configured)."""
+    versions = {str(i): r.flavor.version for i, r in enumerate(results)
+                if r.flavor is not None and r.flavor.flavor == "dragen"}
+    for i, problem in flavors.dragen_version_problems(versions, expected=expected).items():
+        res = results[int(i)]
+        res.reasons.append(f"{res.gvcf}: {problem}")
+
+
+def _cram_identity(
+    res: SampleResult, identity: IdentityContext | None, reference_fasta: str | None,
+    contig_recoding: Mapping[str, str],
+) -> None:
+    """CRAM <-> gVCF: from the same person? (needs both files sound and a fingerprint of the gVCF)."""
+    if identity is None or res.cram is None or res.scan is None or res.scan.fingerprint is None:
+        return
+    chk = cram_gvcf_concordance(
+        res.cram, res.scan.fingerprint, identity.panel, reference_fasta=reference_fasta,
+        settings=identity.settings, contig_recoding=contig_recoding,
+    )
+    res.reasons.extend(chk.problems)
+    res.notes.extend(chk.notes)
+
+
 def _drop_reblocked(d: Path, keep: set[str]) -> None:
     """Remove reblocked gVCFs of samples not accepted (rejected now, or a re-run after files changed)."""
     if not d.is_dir():
@@ -328,22 +453,23 @@ def _stage_gvcf(res: SampleResult, dest_dir: Path, contig_recoding: Mapping[str,
     for p in (dest, Path(f"{dest}.tbi")):
         if p.is_symlink() or p.exists():
             p.unlink()
+    source = res.normalised or res.gvcf  # a DRAGEN/DeepVariant gVCF is joint-called in the GATK layout
     if res.scan is not None and res.scan.needs_recoding:
         mapping = dest_dir / f"{res.row.sample_id}.rename.txt"
         mapping.write_text("".join(f"{a}\t{b}\n" for a, b in contig_recoding.items()))
         pysam.bcftools.annotate(
-            "--rename-chrs", str(mapping), "-Oz", "-o", str(dest), str(res.gvcf), catch_stdout=False
+            "--rename-chrs", str(mapping), "-Oz", "-o", str(dest), str(source), catch_stdout=False
         )
         mapping.unlink()
         pysam.tabix_index(str(dest), preset="vcf", force=True)
         res.stage_notes.append("contigs renamed with contig_recoding for joint calling")
         return dest
-    if res.rebuild_index:
+    if res.rebuild_index and res.normalised is None:
         shutil.copyfile(res.gvcf, dest)
         pysam.tabix_index(str(dest), preset="vcf", force=True)
         return dest
-    os.symlink(res.gvcf.resolve(), dest)
-    os.symlink(Path(f"{res.gvcf}.tbi").resolve(), f"{dest}.tbi")
+    os.symlink(source.resolve(), dest)
+    os.symlink(Path(f"{source}.tbi").resolve(), f"{dest}.tbi")
     return dest
 
 
@@ -367,6 +493,7 @@ def _decision(res: SampleResult, manifest: Path, dup_ids: set[int]) -> Decision:
         files=tuple(files),
         notes=tuple(res.notes),
         where=f"{manifest}: line {r.line}, column sample_id",
+        fingerprint=res.scan.fingerprint if res.scan is not None else None,
     )
 
 
@@ -381,10 +508,18 @@ def run_intake(
     require_metrics: bool = False,
     reference_fasta: str | None = None,
     reblock: ReblockSettings | None = None,
+    identity: IdentitySettings | Mapping[str, Any] | None = None,
+    gvcf_flavors: Sequence[str] = flavors.FLAVORS,
+    expected_dragen_version: str | None = None,
 ) -> IntakeResult:
     """Validate, decide, register and report one batch in this process (see module docstring for outputs).
 
     ``reblock``: reblock every accepted gVCF (``intake.reblock``; None: joint calling reads the submitted files).
+    ``identity`` (``intake.identity`` of the config, or settings) turns on the sample-identity checks: CRAM vs
+    gVCF genotypes, and each gVCF's fingerprint against every earlier participant's (:mod:`.identity`); None
+    (library default) leaves them off. ``reference_fasta`` also turns on the REF check of every gVCF record.
+    ``gvcf_flavors`` are the callers accepted; DRAGEN gVCFs of the batch must share one DRAGEN version
+    (``expected_dragen_version`` when given) (:mod:`.flavors`).
     """
     settings = IntakeSettings(
         reference_genome=reference_genome,
@@ -393,9 +528,12 @@ def run_intake(
         require_metrics=require_metrics,
         reference_fasta=reference_fasta,
         reblock=reblock,
+        identity=identity,
+        gvcf_flavors=gvcf_flavors,
     )
     samples = check_rows(batch_dir, settings, out_dir=out_dir)
-    return gather_batch(batch_dir, samples, out_dir=out_dir, registry_path=registry_path)
+    return gather_batch(batch_dir, samples, out_dir=out_dir, registry_path=registry_path, identity=identity,
+                        reference_genome=reference_genome, expected_dragen_version=expected_dragen_version)
 
 
 def check_rows(
@@ -458,20 +596,34 @@ def read_sample_results(paths: list[str | Path], batch_dir: str | Path) -> list[
 
 
 def gather_batch(
-    batch_dir: str | Path, results: list[SampleResult], *, out_dir: str | Path, registry_path: str | Path
+    batch_dir: str | Path,
+    results: list[SampleResult],
+    *,
+    out_dir: str | Path,
+    registry_path: str | Path,
+    identity: IdentitySettings | Mapping[str, Any] | None = None,
+    reference_genome: str = "GRCh38",
+    expected_dragen_version: str | None = None,
 ) -> IntakeResult:
-    """Decide the batch from its rows' :class:`SampleResult` (manifest order): within-batch duplicates,
-    then the registry (cross-batch checks, decisions and research IDs in one write transaction), then the
+    """Decide the batch from its rows' :class:`SampleResult` (manifest order): within-batch checks (DRAGEN
+    versions agree, duplicate files), then the registry (cross-batch checks, with ``identity`` each fingerprint
+    against every earlier participant's, decisions and research IDs in one write transaction), then the
     staged files of samples not accepted are removed and the reports written."""
     batch_dir, out_dir = Path(batch_dir), Path(out_dir)
     batch_id = batch_dir.name
     manifest = batch_dir / MANIFEST_NAME
+    ident = IdentityContext.resolve(identity, reference_genome)
+    _dragen_versions(results, expected_dragen_version)
     _flag_duplicate_files(results)
     ids = [r.row.sample_id for r in results]
     dup_lines = {r.row.line for k, r in enumerate(results) if r.row.sample_id and r.row.sample_id in ids[:k]}
     outcome = Registry(registry_path).register_batch(
-        batch_id, checks.md5sum(manifest), [_decision(r, manifest, dup_lines) for r in results]
+        batch_id, checks.md5sum(manifest), [_decision(r, manifest, dup_lines) for r in results],
+        identity=ident.settings if ident else None,
     )
+    for m in outcome.identity_matches:
+        log.info("identity: %s matches %s of batch %s (concordance %.3f at %d sites): %s", m.sample_id,
+                 m.match_sample_id, m.match_batch_id, m.concordance, m.n_sites, m.action)
     for res, d in zip(results, outcome.decisions, strict=True):
         res.reasons = list(d.reasons)
         res.notes = list(d.notes) + res.stage_notes
@@ -486,6 +638,8 @@ def gather_batch(
             staged[res.row.sample_id] = res.staged
     _clean_staging(out_dir / "gvcf", set(staged))
     _drop_reblocked(out_dir / "reblocked", {r.row.sample_id for r in results if r.accepted and r.reblocked})
+    # GATK-layout copies of DRAGEN/DeepVariant gVCFs: only accepted samples' are read (staged or reblocked)
+    _clean_staging(out_dir / "normalised", {r.row.sample_id for r in results if r.accepted and r.normalised})
     result = IntakeResult(
         batch_id=batch_id,
         samples=results,
@@ -512,7 +666,7 @@ def _flag_duplicate_files(results: list[SampleResult]) -> None:
 
 
 def _clean_staging(d: Path, keep: set[str]) -> None:
-    """Drop staged files of samples no longer accepted (a re-run after files changed)."""
+    """Drop staged (or normalised) files of samples no longer accepted (a re-run after files changed)."""
     if not d.is_dir():
         return
     for p in d.iterdir():

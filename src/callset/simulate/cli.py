@@ -59,6 +59,13 @@ def _bands(text: str) -> str:
     return text
 
 
+def _flavors(text: str) -> str:
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    if not names or any(f not in ("gatk", "dragen", "deepvariant") for f in names):
+        raise argparse.ArgumentTypeError(f"expected gatk, dragen or deepvariant (comma-separated), got {text!r}")
+    return ",".join(names)
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the simulate options to ``p``."""
     p.add_argument("--samples", type=int, required=True, help="number of submitted samples")
@@ -105,6 +112,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     a.add_argument("--x0", type=int, default=0, help="individuals with karyotype X0")
     a.add_argument("--xxy", type=int, default=0, help="individuals with karyotype XXY")
     a.add_argument("--unknown-sex", type=int, default=0, help="samples reported with sex 'unknown'")
+    a.add_argument("--swaps", type=int, default=0,
+                   help="samples whose CRAM is another person's (a sample swap; they get a CRAM; truth.tsv "
+                   "cram_person)")
     s = p.add_argument_group("sequencing")
     s.add_argument("--coverage", type=float, default=35.0, help="mean depth of normal samples")
     s.add_argument("--coverage-sd", type=float, default=3.0, help="sample-to-sample sd of depth")
@@ -115,6 +125,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="calling ploidy of single-copy chrX non-PAR/chrY: haploid (default; GT 0 or 1, "
                    "like DRAGEN or HaplotypeCaller --sample-ploidy 1) or diploid (HaplotypeCaller's "
                    "default ploidy 2: a hemizygous ALT is 1/1, read errors give occasional 0/1)")
+    s.add_argument("--flavor", type=_flavors, default="gatk",
+                   help="gVCF layout of the caller: gatk (HaplotypeCaller, default), dragen or deepvariant (same "
+                   "calls, that caller's records and header); comma-separated: the batches in turn")
     s.add_argument("--no-truth-genotypes", dest="truth_genotypes", action="store_false",
                    help="skip DIR/truth_genotypes.vcf.bgz")
     s.add_argument("--cram-samples", type=int, default=0, help="write CRAMs for the first K samples")
@@ -154,7 +167,7 @@ def options_from_args(args: argparse.Namespace) -> SimulationOptions:
             "low_coverage_range",
             "panel_per_ancestry", "cram_samples", "cram_region_size", "gq_bands", "error_rate", "jobs",
             "hemizygous", "truth_genotypes",
-            "release", "genes", "artefacts",
+            "release", "genes", "artefacts", "swaps", "flavor",
         )
     }
     for k in ("mutation_rate", "recombination_rate", "ancestry_proportions", "autosomes", "indel_ratio",

@@ -29,6 +29,7 @@ import yaml
 from callset.simulate.artefacts import ArtefactSite, plan_artefacts, write_artefacts_tsv
 from callset.simulate.cram import write_cram
 from callset.simulate.fasta import contig_sequences, write_fasta
+from callset.simulate.flavors import FLAVORS, convert_gvcf
 from callset.simulate.genes import Gene, apply_genes, design_genes, gene_spans, write_gff3
 from callset.simulate.genetics import (
     ANCESTRIES,
@@ -42,6 +43,7 @@ from callset.simulate.genetics import (
 )
 from callset.simulate.genomes import Genome, build_genomes
 from callset.simulate.gvcf import ReadModel, band_edges, gvcf_header, md5sum, write_gvcf
+from callset.simulate.identity import plan_swaps, write_fingerprint_panel
 from callset.simulate.plan import AnomalyCounts, CohortPlan, Sample, plan_cohort
 from callset.simulate.regions import Window, default_windows, grch38_lengths
 
@@ -56,7 +58,7 @@ TRUTH_COLUMNS = (
     "duplicate_of", "relatives",
     # extras
     "batch_id", "true_individual", "contaminant", "low_coverage", "sex_mismatch", "measured_coverage",
-    "gvcf", "cram",
+    "gvcf", "cram", "cram_person",
 )
 #: Haploid-equivalent genome size used to extrapolate ``aligned_q30_bases`` from the simulated depth.
 GENOME_SIZE = 3.1e9
@@ -113,6 +115,16 @@ class SimulationOptions:
     release: str = "v1"
     genes: int = 0
     artefacts: int = 0
+    #: samples whose CRAM is made from another person's copies (planted swaps; they get a CRAM)
+    swaps: int = 0
+    #: gVCF layout: gatk (HaplotypeCaller), dragen or deepvariant (callset.simulate.flavors); a comma-separated
+    #: list gives the batches these layouts in turn (batch 1 the first, ...)
+    flavor: str = "gatk"
+
+    def flavor_of(self, batch_index: int) -> str:
+        """The gVCF layout of the ``batch_index``-th batch (0-based)."""
+        names = [f.strip() for f in self.flavor.split(",") if f.strip()]
+        return names[batch_index % len(names)]
 
     def anomaly_counts(self) -> AnomalyCounts:
         base = AnomalyCounts.from_rate(self.samples, self.anomaly_rate, x0=self.x0, xxy=self.xxy)
@@ -162,6 +174,10 @@ def _sample_task(i: int) -> dict[str, Any]:
         s.contamination, s.coverage, rng, model=model, edges=st["edges"], hemizygous=opts.hemizygous,
         artefacts=arts, artefact_rng=arng,
     )
+    flavor = opts.flavor_of(plan.batches.index(s.batch_id))
+    if flavor != "gatk":
+        convert_gvcf(gv.path, flavor)
+        gv.md5 = md5sum(gv.path)
     out = {
         "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
         "mean_coverage": gv.mean_coverage, "coverage_20x": gv.coverage_20x, "cram": "", "cram_md5": "",
@@ -169,8 +185,9 @@ def _sample_task(i: int) -> dict[str, Any]:
     }
     if s.write_cram:
         crng = np.random.default_rng(np.random.SeedSequence([opts.seed, 0xC7A, i]))
+        cram_genome = genomes[s.cram_person] if s.cram_person else genome  # a planted swap: another person
         cram = write_cram(
-            batch_dir / f"{s.sample_id}.cram", s.sample_id, genetics, genome, cont, s.contamination,
+            batch_dir / f"{s.sample_id}.cram", s.sample_id, genetics, cram_genome, cont, s.contamination,
             s.coverage, crng, fasta=st["fasta"], contig_lengths=st["lengths"], contig_md5=st["md5s"],
             size=opts.cram_region_size, model=model,
         )
@@ -202,6 +219,8 @@ def _run_samples(n: int, jobs: int) -> list[dict[str, Any]]:
 def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResult:
     """Simulate a cohort into ``out`` (created; existing simulator files are overwritten)."""
     out = Path(out).resolve()
+    if not opts.flavor or any(f.strip() not in FLAVORS for f in opts.flavor.split(",")):
+        raise ValueError(f"unknown flavor {opts.flavor!r}; choose from {', '.join(FLAVORS)} (comma-separated)")
     inbox = out / "inbox"
     lengths = grch38_lengths()
     plan = plan_cohort(
@@ -211,6 +230,7 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         low_coverage_range=opts.low_coverage_range, contamination_fractions=opts.contamination_fractions,
         cram_samples=opts.cram_samples, unknown_sex=opts.unknown_sex,
     )
+    plan_swaps(plan, opts.swaps, np.random.default_rng(np.random.SeedSequence([opts.seed, 0x5A9])))
     windows = simulation_windows(opts)
     log.info("simulating %d samples (%d people) in %d batch(es) on %s", len(plan.samples),
              sum(p.submitted for p in plan.people.values()), len(plan.batches),
@@ -274,6 +294,7 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
     manifests = _write_manifests(inbox, plan, results, seed=opts.seed)
     truth = _write_truth(out / "truth.tsv", plan, results)
     panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
+    extras["fingerprint_panel"] = write_fingerprint_panel(out / "panel", plan, genomes, genetics, lengths)
     if opts.truth_genotypes:
         _write_truth_genotypes(out / "truth_genotypes.vcf.bgz", plan, genomes, genetics, lengths)
     config = _write_config(out, opts, windows, panel, truth, fasta, extras)
@@ -362,6 +383,7 @@ def _write_truth(path: Path, plan: CohortPlan, results: list[dict[str, Any]]) ->
             "measured_coverage": _fmt(r["mean_coverage"], 2),
             "gvcf": f"inbox/{s.batch_id}/{r['gvcf']}",
             "cram": f"inbox/{s.batch_id}/{r['cram']}" if r["cram"] else "",
+            "cram_person": s.cram_person or "",
         }
         lines.append("\t".join(cells[c] for c in TRUTH_COLUMNS))
     path.write_text("\n".join(lines) + "\n")
@@ -502,8 +524,9 @@ def _write_config(
         "results": str(out / "results"),
         "release": opts.release,
         "reference_genome": "GRCh38",
-        # CRAM @SQ M5 tags are those of the simulated FASTA: let intake check them against it
-        "intake": {"reference_fasta": str(fasta)},
+        # CRAM @SQ M5 tags are those of the simulated FASTA: let intake check them against it; identity
+        # fingerprints use the simulated genome's own panel of common SNVs
+        "intake": {"reference_fasta": str(fasta), **_identity_config(extras)},
         # a complete config on its own: import partitions sized to the windows (one per autosomal window)
         "combiner": {"import_interval_size": import_interval_size(windows)},
         "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
@@ -523,7 +546,7 @@ def _write_config(
             "options": _plain(asdict(opts)),
         },
     }
-    extras = extras or {}
+    extras = {k: v for k, v in (extras or {}).items() if k != "fingerprint_panel"}
     if extras:  # only with --genes / --artefacts, so default output is unchanged
         cfg["simulation"].update({k: str(v) for k, v in extras.items()})  # type: ignore[union-attr]
         # variant QC inputs: gene models on the simulated FASTA; the panel's sites as known-good training
@@ -533,6 +556,12 @@ def _write_config(
     path = out / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
     return path
+
+
+def _identity_config(extras: dict[str, Path] | None) -> dict[str, Any]:
+    """``intake.identity`` of the simulated config: the simulation's fingerprint panel."""
+    panel = (extras or {}).get("fingerprint_panel")
+    return {"identity": {"panel": str(panel)}} if panel else {}
 
 
 def import_interval_size(windows: list[Window], *, base: int = 5_000_000) -> int:

@@ -50,6 +50,8 @@ class Sample:
     write_cram: bool = False
     array_concordance: float | None = None
     q30_fraction: float = 0.97
+    #: person whose copies the CRAM is made from when it is not the sample's own (a planted swap)
+    cram_person: str | None = None
 
 
 @dataclass

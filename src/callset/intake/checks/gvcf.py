@@ -28,6 +28,8 @@ from callset.intake.checks.gvcf_vec import (
     u64view,
     word,
 )
+from callset.intake.checks.refcheck import RefChecker
+from callset.intake.identity import Fingerprint, FingerprintCollector, Panel
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ class GvcfScan:
     complete: bool = False  # whole file decoded
     contig_counts: dict[str, int] = field(default_factory=dict)  # contig as in the file -> records
     contig_last_pos: dict[str, int] = field(default_factory=dict)  # contig as in the file -> last POS
+    #: genotypes at the identity panel's sites (when a panel was given)
+    fingerprint: Fingerprint | None = None
+    #: variant records sharing a POS with the previous variant record: (line, contig, POS), first few
+    same_pos_variants: list[tuple[int, str, int]] = field(default_factory=list)
+    n_same_pos_variants: int = 0
+    header_lines: list[str] = field(default_factory=list)
 
 
 class RecordSink(Protocol):
@@ -78,6 +86,8 @@ class _Scanner:
         out: GvcfScan,
         max_problems: int,
         sink: RecordSink | None = None,
+        refcheck: RefChecker | None = None,
+        fingerprint: FingerprintCollector | None = None,
     ) -> None:
         self.path = path
         self.sample_id = sample_id
@@ -98,6 +108,9 @@ class _Scanner:
         self.has_ref_block = False
         self.ncols = 10
         self.sink = sink
+        self.refcheck = refcheck
+        self.fp = fingerprint
+        self.last_variant: tuple[bytes, int] | None = None  # (contig, POS) of the last variant record
 
     # -- problems ---------------------------------------------------------------------------------
     def problem(self, kind: str, msg: str) -> None:
@@ -153,6 +166,7 @@ class _Scanner:
         return b""
 
     def _set_header(self) -> None:
+        self.out.header_lines = self.header_lines
         h, problems = parse_header(self.header_lines, self.path)
         self.header = h
         self.line_no = h.n_lines
@@ -335,9 +349,69 @@ class _Scanner:
             pos[i], end[i], is_block[i] = r
         self.out.n_variant_records += int(n - is_block.sum())
         self.has_ref_block = self.has_ref_block or bool(is_block.any())
-        self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
+        runs = self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
+        self._per_contig(a, buf, starts, nl, tabs, end_tab - ntabs, ntabs, pos, end, is_block, runs, first_line)
         if self.sink is not None:
             self.sink.records(buf, nl, tabs, end_tab=end_tab, pos=pos, end=end, block=is_block)
+
+    def _per_contig(
+        self, a: np.ndarray, buf: bytes, starts: np.ndarray, nl: np.ndarray, tabs: np.ndarray, first_tab: np.ndarray,
+        ntabs: np.ndarray, pos: np.ndarray, end: np.ndarray, is_block: np.ndarray,
+        runs: list[tuple[bytes, int, int]], first_line: int,
+    ) -> None:
+        """Checks that need each record's contig: variant records at one POS, REF against the FASTA, and the
+        identity fingerprint (records overlapping panel sites)."""
+        line_no = first_line + np.arange(len(pos))
+        for name, rs, re_ in runs:
+            chrom = name.decode("utf-8", "replace")
+            sl = slice(rs, re_)
+            self._same_pos(name, line_no[sl], pos[sl], is_block[sl])
+            if self.refcheck is not None:
+                nt = ntabs[sl]
+                ft = np.clip(first_tab[sl], 0, max(len(tabs) - 4, 0))
+                has = (nt >= 4) & (pos[sl] > 0)
+                if len(tabs) >= 4 and has.any():
+                    b = tabs[ft + 2] + 1
+                    ln = tabs[ft + 3] - b
+                    self.refcheck.check(chrom, a, line_no[sl][has], pos[sl][has], b[has], ln[has])
+            if self.fp is not None:
+                target = self.recode.get(chrom, chrom)
+                lo_hi = self.fp.panel.by_contig.get(target)
+                if lo_hi is None:
+                    continue
+                sites = self.fp.panel.pos[lo_hi[0] : lo_hi[1]]
+                p, e = pos[sl], end[sl]
+                hit = np.flatnonzero(
+                    (p > 0) & (np.searchsorted(sites, e, "right") > np.searchsorted(sites, p, "left")))
+                for i in (hit + rs).tolist():
+                    self._fingerprint_record(chrom, buf[int(starts[i]) : int(nl[i])], bool(is_block[i]), int(end[i]))
+
+    def _same_pos(self, name: bytes, line_no: np.ndarray, pos: np.ndarray, is_block: np.ndarray) -> None:
+        var = np.flatnonzero(~is_block & (pos > 0))
+        if not len(var):
+            return
+        vp = pos[var]
+        prev = np.empty(len(var), np.int64)
+        prev[1:] = vp[:-1]
+        prev[0] = self.last_variant[1] if self.last_variant and self.last_variant[0] == name else -1
+        same = np.flatnonzero(vp == prev)
+        self.last_variant = (name, int(vp[-1]))
+        if len(same):
+            self.out.n_same_pos_variants += len(same)
+            chrom = name.decode("utf-8", "replace")
+            for j in same[: max(0, 20 - len(self.out.same_pos_variants))].tolist():
+                self.out.same_pos_variants.append((int(line_no[var[j]]), chrom, int(vp[j])))
+
+    def _fingerprint_record(self, chrom: str, raw: bytes, is_block: bool, end: int) -> None:
+        assert self.fp is not None
+        f = raw.decode("utf-8", "replace").rstrip("\r").split("\t")
+        if len(f) < 10:
+            return
+        keys = f[8].split(":")
+        vals = f[9].split(":")
+        gq_s = vals[keys.index("GQ")] if "GQ" in keys and keys.index("GQ") < len(vals) else ""
+        self.fp.add(chrom, int(f[1]), end if is_block else None, f[3], f[4].split(","), vals[0],
+                    int(gq_s) if gq_s.isdigit() else None)
 
     def _order_and_contigs(
         self,
@@ -348,7 +422,8 @@ class _Scanner:
         end: np.ndarray,
         first_line: int,
         n: int,
-    ) -> None:
+    ) -> list[tuple[bytes, int, int]]:
+        """Sortedness, contigs and extents; returns the runs of one contig ``(name, first, last + 1)``."""
         w = int(max(int(clen.max()), 1))
         ch = gather(a, starts, w)
         ch[np.arange(w) >= clen[:, None]] = 0
@@ -427,6 +502,7 @@ class _Scanner:
             if re_ > rs and pos[re_ - 1] > 0:
                 self.last_pos = int(pos[re_ - 1])
                 self.out.contig_last_pos[chrom] = self.last_pos
+        return list(zip(names, run_starts.tolist(), run_ends.tolist(), strict=True))
 
     def _check_record(self, raw: bytes, line_no: int) -> tuple[int, int, bool]:
         """Detailed check of one line; returns ``(pos, end, is_reference_block)`` (0s when unusable)."""
@@ -526,6 +602,9 @@ def scan_gvcf(
     contig_recoding: Mapping[str, str] | None = None,
     max_problems: int = 5,
     sink: RecordSink | None = None,
+    reference_fasta: str | None = None,
+    fingerprint_panel: Panel | None = None,
+    fingerprint_min_gq: int = 20,
 ) -> GvcfScan:
     """Stream the whole gVCF once: raw bytes (md5, BGZF blocks, CRCs, EOF), header and every record.
 
@@ -534,14 +613,24 @@ def scan_gvcf(
     REF/ALT bases; GT ploidy and allele indices; contigs known to ``reference`` with matching lengths
     after ``contig_recoding``; END within the contig. Collects per-contig extents for import partitioning
     and per-contig record counts (compared with the index by :func:`check_index`). At most
-    ``max_problems`` record-level problems of each kind are listed. ``sink`` (e.g. a reblocker) is handed the
-    header and every chunk of records as they are checked, so it needs no pass of its own.
+    ``max_problems`` record-level problems of each kind are listed.
+
+    With ``reference_fasta``, every record's REF is compared with the FASTA (:mod:`refcheck`); with
+    ``fingerprint_panel``, ``out.fingerprint`` holds the genotypes at the panel's sites
+    (:class:`callset.intake.identity.FingerprintCollector`), both from the same pass. Variant records that share a
+    POS are listed in ``out.same_pos_variants`` (:mod:`callset.intake.flavors` decides what to do with them).
+    ``sink`` (e.g. a reblocker) is handed the header and every chunk of records as they are checked, so it needs
+    no pass of its own.
     """
     path = Path(path)
     recode = dict(contig_recoding or {})
     out = GvcfScan()
     st = Decoded()
-    sc = _Scanner(path, sample_id, reference, recode, out, max_problems, sink)
+    refcheck = RefChecker(reference_fasta, recode) if reference_fasta else None
+    fp = (FingerprintCollector(fingerprint_panel, contig_recoding=recode, min_gq=fingerprint_min_gq)
+          if fingerprint_panel is not None else None)
+    sc = _Scanner(path, sample_id, reference, recode, out, max_problems, sink=sink, refcheck=refcheck,
+                  fingerprint=fp)
     try:
         for piece in decode_member(path, st):
             sc.feed(piece)
@@ -558,4 +647,10 @@ def scan_gvcf(
         out.problems.append(f"{path}: no reference blocks (<NON_REF>/<*> with END): not a gVCF")
     if out.compression == "bgzf" and out.complete and sc.header is not None and sc.header.columns:
         out.problems.extend(htslib_header_check(path))
+    if refcheck is not None:
+        out.problems.extend(refcheck.problems(path))
+        out.notes.extend(refcheck.notes(path))
+        refcheck.close()
+    if fp is not None:
+        out.fingerprint = fp.result()
     return out
