@@ -29,6 +29,7 @@ rule all:
 
 onstart:
     guard_planned_release()
+    guard_cluster_threads()
     log_plan()
 
 

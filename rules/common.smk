@@ -171,6 +171,19 @@ def guard_planned_release():
             sys.exit(1)
 
 
+def guard_cluster_threads():
+    """Under a cluster executor every planned Hail job gets the threads its profile asks (callset.runtime.cluster)."""
+    if workflow.local_exec or workflow.remote_exec:
+        return
+    from callset.runtime.cluster import hail_thread_message, hail_thread_problems
+
+    jobs = [(j.rule.name, j.threads) for j in workflow.dag.needrun_jobs() if "hail_jobs" in j.rule.resources]
+    problems = hail_thread_problems(jobs, workflow.resource_settings.overwrite_threads, workflow.resource_settings.cores)
+    if problems:
+        print(hail_thread_message(problems), file=sys.stderr)
+        sys.exit(1)
+
+
 def log_plan():
     print(
         f"callset: {len(BATCHES)} batch(es) in {INBOX}: {', '.join(BATCHES)}; "

@@ -16,8 +16,13 @@ import pytest
 from conftest import REPO, VENV_BIN, make_batch, run_snakemake, write_config
 
 BATCHES = {"batch_a": ["HG00187", "HG00308"], "batch_b": ["HG01058", "NA20760"]}
+# the whole pipeline as by default: sample QC and variant QC on (the test config of other stages turns them off);
 # one release shard: shard tiling is tested elsewhere, and each shard costs a Spark job (CI time)
-RUN_CONFIG = {"release_options": {"target_variants_per_shard": 10_000}}
+RUN_CONFIG = {
+    "sample_qc": {"activate": True},
+    "variant_qc": {"activate": True},
+    "release_options": {"target_variants_per_shard": 10_000},
+}
 _reference: dict[str, Path] = {}
 
 
@@ -88,3 +93,33 @@ def assert_same_release(hl, results: Path, reference_results: Path, release: str
     missing, extra = ref_gt - new_gt, new_gt - ref_gt
     assert not missing and not extra, f"{len(missing)} entries missing, {len(extra)} extra, e.g. {sorted(missing)[:3]}"
     return len(ref_gt)
+
+
+def assert_qc_ran(results: Path, release: str = "v1") -> None:
+    """Sample QC and variant QC ran on the cohort and the release carries them: one QC row per released research
+    ID, every check of the small cohort either assessed or saying why not, the variant-QC sites table and summary,
+    the release's QC tables and its VAT over every released variant."""
+    research_ids = set(research_to_sample(results))
+    with open(results / "qc" / "sample_qc.tsv") as f:
+        qc = list(csv.DictReader(f, delimiter="\t"))
+    assert {r["research_id"] for r in qc} == research_ids and len(qc) == len(research_ids)
+    with open(results / "qc" / "checks.tsv") as f:
+        checks = {r["check"]: r for r in csv.DictReader(f, delimiter="\t")}
+    assert {"sex", "contamination", "relatedness", "ancestry"} <= set(checks), sorted(checks)
+    assert all(c["assessable"] == "True" or c["reason"] for c in checks.values()), checks
+    for name in ("related_pairs.tsv", "ancestry_preds.tsv", "flagged_samples.tsv", "report.html"):
+        assert (results / "qc" / name).is_file(), name
+    assert (results / "variant_qc" / "sites.ht" / "_SUCCESS").is_file()
+    summary = json.loads((results / "variant_qc" / "summary.json").read_text())
+    manifest = json.loads((results / "releases" / release / "manifest.json").read_text())
+    assert summary["counts"]["n"] > 0 and manifest["n_variants"] > 0
+    assert manifest["sample_qc"]["applied"] and manifest["sample_qc"]["aux"]
+    assert all((results / "releases" / release / a).is_file() for a in manifest["sample_qc"]["aux"])
+    assert manifest["vat"]["summary"]["n_variants_in"] == manifest["n_variants"]
+
+
+def assert_release_verifies(release: Path, tmp: Path) -> None:
+    """``callset verify`` (checksums, every MatrixTable/VDS and export opened with Hail) says OK."""
+    proc = subprocess.run([str(VENV_BIN / "callset"), "verify", str(release), "--tmp-dir", str(tmp)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and "OK" in proc.stdout and "PROBLEM" not in proc.stdout, proc.stdout + proc.stderr

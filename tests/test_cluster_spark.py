@@ -1,10 +1,11 @@
-"""Joint calling and release on a real Spark standalone cluster (master + one worker on 127.0.0.1, started from
-the venv's pyspark), selected only by ``spark.master`` in the config.
+"""Joint calling, sample QC, variant QC and release on a real Spark standalone cluster (master + one worker on
+127.0.0.1, started from the venv's pyspark), selected only by ``spark.master`` in the config.
 
-Proves that executors on the worker did the work (the master's JSON status lists one finished application per
-Hail job with cores granted; each application's Spark event log, switched on through ``spark.conf``, shows its
-tasks ended on an executor of the worker at 127.0.0.1, not in the driver; the worker received the Hail jar) and
-that the release equals the local run's. Both daemons are stopped in the fixture's teardown.
+Proves that executors on the worker did the work of every Hail job (the master's JSON status lists one finished
+application per Hail job with cores granted; each job's Hail log names its application; each application's Spark
+event log, switched on through ``spark.conf``, shows its tasks ended on an executor of the worker at 127.0.0.1,
+not in the driver; the worker received the Hail jar), that the QC outputs exist, and that the release verifies
+and equals the local run's. Both daemons are stopped in the fixture's teardown.
 """
 
 from __future__ import annotations
@@ -15,11 +16,27 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cluster_common import RUN_CONFIG, assert_same_release, local_reference, snakemake
+from cluster_common import (
+    RUN_CONFIG,
+    assert_qc_ran,
+    assert_release_verifies,
+    assert_same_release,
+    local_reference,
+    snakemake,
+)
 from conftest import write_config
 from harness.cluster import is_running, spark_cluster
 
 pytestmark = pytest.mark.slow
+
+# every Hail job of the run -> its log under <results>/logs (intake is copied from the local run)
+HAIL_JOBS = {
+    "combine_batch batch_a": "joint_call/batch_a.log",
+    "combine_batch batch_b": "joint_call/batch_b.log",
+    "sample_qc": "sample_qc/sample_qc.log",
+    "variant_qc_sites": "variant_qc/sites.log",
+    "release": "release/v1.log",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +75,7 @@ def test_only_hail_rules_ran(spark_run):
     _, proc = spark_run
     ran = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
     assert ran.get("combine_batch") == "2" and ran.get("release") == "1", ran
+    assert ran.get("sample_qc") == "1" and ran.get("variant_qc_sites") == "1", ran
     assert "intake_batch" not in ran
 
 
@@ -76,24 +94,36 @@ def tasks_by_executor(event_log: Path) -> tuple[str, dict[str, int], dict[str, s
     return app, tasks, hosts
 
 
+def job_log_app(job_log: Path, master: str) -> str:
+    """The Spark application ID a Hail job's driver got from the standalone master (the job's log says it)."""
+    ids = re.findall(rf"Spark application (app-[\w-]+) on {re.escape(master)}$", job_log.read_text(), flags=re.M)
+    assert len(ids) == 1, (job_log, ids)
+    return ids[0]
+
+
 def test_executors_on_the_worker_did_the_work(spark, spark_run):
     root, _ = spark_run
     status = spark.status()
     assert status["status"] == "ALIVE" and len(status["workers"]) == 1
     apps = status["completedapps"]
-    assert len(apps) == 3, [a["name"] for a in apps]  # combine batch_a, combine batch_b, release
+    assert len(apps) == len(HAIL_JOBS), [a["name"] for a in apps]  # one application per Hail job
     assert all(a["name"] == "callset" and a["cores"] > 0 and a["state"] == "FINISHED" for a in apps), apps
     logs = sorted((root / "spark-events").iterdir())
-    assert len(logs) == 3
-    seen = set()
+    assert len(logs) == len(HAIL_JOBS)
+    ran: dict[str, dict[str, int]] = {}
     for event_log in logs:
         app, tasks, hosts = tasks_by_executor(event_log)
-        seen.add(app)
+        ran[app] = tasks
         assert tasks and "driver" not in tasks, (app, tasks)  # every task ran on an executor
         assert all(hosts[ex] == "127.0.0.1" for ex in tasks), hosts
         # the executor got Hail's jar from the driver (spark.jars, set by hl.init) in its work folder
         assert list((spark.worker_dir / app).glob("*/hail-all-spark.jar")), app
-    assert seen == {a["id"] for a in apps}
+    assert set(ran) == {a["id"] for a in apps}
+    # each Hail job, QC stages included, was one of those applications: its log names the application the
+    # standalone master granted it
+    by_job = {job: job_log_app(root / "results" / "logs" / log, spark.master_url) for job, log in HAIL_JOBS.items()}
+    assert sorted(by_job.values()) == sorted(ran), by_job
+    assert all(sum(ran[app].values()) > 0 for app in by_job.values()), {j: ran[a] for j, a in by_job.items()}
 
 
 def test_release_equals_local_run(spark_run, tmp_path_factory, hail_session):
@@ -101,6 +131,8 @@ def test_release_equals_local_run(spark_run, tmp_path_factory, hail_session):
     reference = local_reference(tmp_path_factory)
     n = assert_same_release(hail_session, root / "results", reference / "results")
     assert n > 100
+    assert_qc_ran(root / "results")
+    assert_release_verifies(root / "results" / "releases" / "v1", tmp_path_factory.mktemp("verify"))
     # same registry, same research IDs: the sample sheets match byte for byte
     assert (root / "results/releases/v1/samples.tsv").read_text() == (
         reference / "results/releases/v1/samples.tsv").read_text()

@@ -174,8 +174,9 @@ CommunicationParameters=NoInAddrAny
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
-# squeue forgets finished jobs after MinJobAge s: keep them long enough for the executor's squeue status checks
-MinJobAge=300
+# squeue/scontrol forget finished jobs after MinJobAge s: keep them for the executor's squeue status checks and
+# for the tests' `scontrol show job` after the run (there is no accounting, so no sacct)
+MinJobAge=3600
 ReturnToService=2
 # the node below may claim more CPUs/memory than the machine has (the profile's Hail jobs ask for 8 cores):
 # use the configured values instead of refusing the node
@@ -231,6 +232,19 @@ class SlurmCluster:
         if not self.ctld_log.exists():
             return []
         return re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", self.ctld_log.read_text(errors="replace"))
+
+    def jobs(self) -> dict[str, dict[str, str]]:
+        """Job ID -> ``scontrol show job`` fields (JobState, ExitCode, NumCPUs, TRES, TimeLimit, StdOut, ...) of
+        every job slurmctld still holds (finished ones for MinJobAge seconds)."""
+        out = self.run("scontrol", "show", "job", "--oneliner", timeout=30)
+        if out.returncode != 0:
+            raise ClusterError(f"scontrol show job failed: {out.stderr.strip()}")
+        jobs = {}
+        for line in out.stdout.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if "JobId" in fields:
+                jobs[fields["JobId"]] = fields
+        return jobs
 
     def stop(self) -> None:
         """Cancel this cluster's jobs, then stop slurmd, slurmctld and munged (in that order)."""

@@ -95,6 +95,10 @@ def setup_hail(
         global_seed=0,
     )
     hl.default_reference(reference_genome)
+    if not m.startswith("local"):
+        # the application to look for in the cluster's UI, history server or event logs
+        sc = hl.spark_context()
+        log.info("Spark application %s on %s", sc.applicationId, sc.master)
 
 
 def is_remote_path(path: str | os.PathLike[str]) -> bool:
