@@ -18,7 +18,9 @@ before intake fanned out, made with::
 Regenerate it the same way (from the commit whose outputs are the reference) only when intake's outputs
 change on purpose. Re-recorded for issue 17 §2-3 (identity notes, accepted.tsv ``gvcf_flavor``, the flavor
 check's reason on header-less gVCFs, registry schema 3 with ``fingerprints``/``identity_matches``): every other
-value equals the recording before; ``made_with`` names the commit.
+value equals the recording before; ``made_with`` names the commit. Re-recorded for the registry fix of issue 18 §2
+(a sample the gather rejects keeps no ``reblocked_gvcf`` row for the file the gather deleted): only the row of
+b2's rejected HG00190 went.
 """
 
 from __future__ import annotations

@@ -4,20 +4,23 @@ from the code before the fan-out; see tests/intake_golden.py)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from intake_fixtures import good_row, write_manifest
+from intake_fixtures import copy_gvcf, good_row, write_manifest
 from intake_golden import GOLDEN, RECODING, build_inbox, run_intake_workflow, snapshot, write_config
 
 from callset.errors import CallsetError
 from callset.intake.batches import row_chunks
+from callset.intake.checks import md5sum
 from callset.intake.manifest import read_manifest
 from callset.intake.reblock import ReblockResult, ReblockSettings
 from callset.intake.registry import export_research_ids
@@ -153,6 +156,53 @@ def test_gather_removes_staged_files_of_samples_the_registry_rejects(tmp_path: P
     assert sorted(p.name for p in (out / "gvcf").iterdir()) == ["HG00190.g.vcf.gz", "HG00190.g.vcf.gz.tbi"]
     assert sorted(p.name for p in (out / "reblocked").iterdir()) == ["HG00190.rb.g.vcf.gz", "HG00190.rb.g.vcf.gz.tbi"]
 
+
+
+def _same_person_row(sample: str, new_id: str, batch: Path) -> dict[str, str]:
+    """``sample``'s gVCF under another sample_id (header renamed, so another file with the same genotypes)."""
+    import pysam
+    import pysam.bcftools
+
+    src = copy_gvcf(sample, batch / "src")
+    names = batch / f"{new_id}.names.txt"
+    names.write_text(f"{new_id}\n")
+    dst = batch / f"{new_id}.g.vcf.gz"
+    pysam.bcftools.reheader("-s", str(names), "-o", str(dst), str(src), catch_stdout=False)
+    pysam.tabix_index(str(dst), preset="vcf", force=True)
+    return {"sample_id": new_id, "gvcf": dst.name, "gvcf_md5": md5sum(dst), "reported_sex": "unknown"}
+
+
+def test_registry_lists_no_files_of_samples_the_gather_rejects(tmp_path: Path) -> None:
+    """Issue 18 §2: a sample whose own checks pass is reblocked by its check job; when the gather rejects it (a
+    sample_id accepted in an earlier batch; the same person as an earlier participant under a new ID) its
+    reblocked file is deleted, and the registry's files table must not list it. Every file listed exists."""
+    inbox, results = tmp_path / "inbox", tmp_path / "results"
+    registry = results / "registry.sqlite"
+    identity = {"activate": True, "min_sites": 5}  # the chr22 slices call 5-7 of the shipped panel's 17 sites
+    write_manifest(inbox / "b1", [good_row("HG00187", inbox / "b1")])
+    run_intake(inbox / "b1", out_dir=results / "intake" / "b1", registry_path=registry, reblock=WORKFLOW_REBLOCK,
+               identity=identity)
+    b2, out = inbox / "b2", results / "intake" / "b2"
+    write_manifest(b2, [good_row("HG00187", b2), good_row("HG00190", b2), _same_person_row("HG00187", "NEW1", b2)])
+    checked = check_rows(b2, IntakeSettings(reblock=WORKFLOW_REBLOCK, identity=identity), out_dir=out)
+    assert [r.accepted and r.reblocked is not None for r in checked] == [True, True, True]
+    rerun = copy.deepcopy(checked)  # the gather takes the registry's reasons into the results it is given
+    res = gather_batch(b2, checked, out_dir=out, registry_path=registry, identity=identity)
+    assert [s.accepted for s in res.samples] == [False, True, False]
+    assert "duplicate sample_id 'HG00187'" in res.samples[0].reasons[0]
+    assert "same person as a participant accepted in batch b1" in res.samples[2].reasons[0]
+    assert sorted(p.name for p in (out / "reblocked").iterdir()) == ["HG00190.rb.g.vcf.gz", "HG00190.rb.g.vcf.gz.tbi"]
+    with sqlite3.connect(registry) as con:
+        files = con.execute("SELECT batch_id, sample_id, kind, path FROM files").fetchall()
+    assert sorted((b, s, k) for b, s, k, _ in files) == [
+        ("b1", "HG00187", "gvcf"), ("b1", "HG00187", "reblocked_gvcf"),
+        ("b2", "HG00187", "gvcf"), ("b2", "HG00190", "gvcf"), ("b2", "HG00190", "reblocked_gvcf"),
+        ("b2", "NEW1", "gvcf"),
+    ]
+    assert [p for *_, p in files if not Path(p).is_file()] == []
+    # the same decisions again: the registry sees nothing new (the digest covers what it recorded)
+    again = gather_batch(b2, rerun, out_dir=out, registry_path=registry, identity=identity)
+    assert not again.registry_changed
 
 @dataclass
 class Extra:

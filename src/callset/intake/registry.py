@@ -128,9 +128,17 @@ class Decision:
     where: str = ""
     #: identity fingerprint of the gVCF (compared with every earlier participant's when identity is on)
     fingerprint: Fingerprint | None = field(default=None, compare=False, hash=False)
+    #: files intake itself wrote for the row (its reblocked gVCF), as ``files``: listed only if the registry
+    #: accepts the row, since intake deletes them otherwise (the row may pass its own checks and still be
+    #: rejected here: a sample_id or a person accepted before)
+    outputs: tuple[tuple[str, str, str | None, int | None], ...] = ()
 
     def gvcf_md5(self) -> str | None:
         return next((md5 for kind, _p, md5, _s in self.files if kind == "gvcf"), None)
+
+    def recorded_files(self) -> tuple[tuple[str, str, str | None, int | None], ...]:
+        """The rows of the ``files`` table: the submitted files, and intake's own when the row is accepted."""
+        return self.files + self.outputs if self.status == "accepted" else self.files
 
 
 @dataclass(frozen=True)
@@ -366,7 +374,7 @@ class Registry:
                     "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
                     (batch_id, d.sample_id, d.status, "; ".join(d.reasons), int(d.sample_id in replaces), ts),
                 )
-                for kind, path, md5, size in d.files:
+                for kind, path, md5, size in d.recorded_files():
                     con.execute(
                         "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                         (batch_id, d.sample_id, kind, path, md5, size),
@@ -509,7 +517,7 @@ def _digest(manifest_md5: str, decisions: Sequence[Decision]) -> str:
     blob = json.dumps(
         [
             manifest_md5,
-            [(d.sample_id, d.status, list(d.reasons), [list(f) for f in d.files],
+            [(d.sample_id, d.status, list(d.reasons), [list(f) for f in d.recorded_files()],
               *([hashlib.md5(d.fingerprint.to_bytes()).hexdigest(), d.fingerprint.panel] if d.fingerprint else []))
              for d in decisions],
         ],

@@ -482,15 +482,17 @@ def _decision(res: SampleResult, manifest: Path, dup_ids: set[int]) -> Decision:
     for kind, p, md5 in (("gvcf", res.gvcf, res.gvcf_md5), ("cram", res.cram, res.cram_md5)):
         if p is not None:
             files.append((kind, str(p.absolute()), md5, p.stat().st_size if p.exists() else None))
+    outputs = []  # listed by the registry only if it accepts the row too (the gather deletes them otherwise)
     if res.reblocked is not None and res.accepted:
         rb = res.reblocked
-        files.append(("reblocked_gvcf", str(rb.path.absolute()), rb.md5, rb.size))
+        outputs.append(("reblocked_gvcf", str(rb.path.absolute()), rb.md5, rb.size))
     return Decision(
         sample_id=sid,
         status="accepted" if res.accepted else "rejected",
         reasons=tuple(res.reasons),
         resubmission=r.get("resubmission") == "yes",
         files=tuple(files),
+        outputs=tuple(outputs),
         notes=tuple(res.notes),
         where=f"{manifest}: line {r.line}, column sample_id",
         fingerprint=res.scan.fingerprint if res.scan is not None else None,

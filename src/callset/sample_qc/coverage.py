@@ -2,7 +2,9 @@
 
 Measured over the aligned span of each autosome (first read start to last read end), which for a
 whole-genome CRAM is the contig itself; reads are counted with their aligned blocks (no duplicates,
-secondary or QC-failed reads, MAPQ >= ``min_mapq``), like ``samtools depth``/mosdepth defaults.
+secondary or QC-failed reads, MAPQ >= ``min_mapq``), like ``samtools depth``/mosdepth defaults. A CRAM that
+cannot be opened or decoded is a :class:`CallsetError` naming it and why; sample QC then uses the center's reported
+coverage (:func:`cram_coverage_or_none`: one warning line).
 """
 
 from __future__ import annotations
@@ -26,8 +28,36 @@ def cram_coverage(
 ) -> tuple[float, float]:
     """``(mean_depth, fraction_at_least_min_dp)`` over the autosomal aligned span of ``path``.
 
-    Raises :class:`CallsetError` naming the file when it cannot be read or has no autosomal reads.
+    Raises :class:`CallsetError` naming the file and the reason when it cannot be opened or decoded (truncated,
+    corrupt, no index, reference missing) or has no autosomal reads. htslib's own messages are silenced meanwhile:
+    the error says what went wrong.
     """
+    import pysam
+
+    verbosity = pysam.set_verbosity(0)
+    try:
+        return _measure(path, reference_fasta=reference_fasta, min_dp=min_dp, min_mapq=min_mapq, chunk=chunk)
+    except (OSError, ValueError) as e:  # pysam's errors while decoding (e.g. OSError "truncated file")
+        raise CallsetError(f"{path}: cannot decode CRAM for coverage ({e})") from None
+    finally:
+        pysam.set_verbosity(verbosity)
+
+
+def cram_coverage_or_none(
+    path: str, *, reference_fasta: str | None, sample: str, fallback: str
+) -> tuple[float, float] | None:
+    """:func:`cram_coverage`, or None with one warning line naming the sample, the file and the reason when the
+    CRAM cannot be measured; ``fallback`` says what the caller uses instead (for the warning)."""
+    try:
+        return cram_coverage(path, reference_fasta=reference_fasta)
+    except CallsetError as e:
+        log.warning("sample %s: %s: coverage from %s instead", sample, e, fallback)
+        return None
+
+
+def _measure(
+    path: str, *, reference_fasta: str | None, min_dp: int, min_mapq: int, chunk: int
+) -> tuple[float, float]:
     import pysam
 
     try:

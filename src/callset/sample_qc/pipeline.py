@@ -408,7 +408,7 @@ def _coverage(
     df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None
 ) -> pd.DataFrame:
     """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
-    from callset.sample_qc.coverage import cram_coverage
+    from callset.sample_qc.coverage import cram_coverage_or_none
 
     df = df.rename(columns={"dp_autosome_covered": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
     if center is not None and len(center):
@@ -427,12 +427,15 @@ def _coverage(
     mean, frac, source = [], [], []
     for r in df.to_dict("records"):
         cram = r.get("cram") or ""
+        measured = None  # a CRAM that cannot be measured: the center's value (else the gVCF's), with a warning
         if isinstance(cram, str) and cram:
             p = Path(cram)
             if not p.is_absolute() and r.get("batch_id") in cram_base:
                 p = Path(cram_base[r["batch_id"]]) / p
-            m, f = cram_coverage(str(p), reference_fasta=reference_fasta)
-            mean.append(m), frac.append(f), source.append("cram")
+            fallback = "the center's report" if _finite(r.get("reported_mean_coverage")) else "the gVCF estimate"
+            measured = cram_coverage_or_none(str(p), reference_fasta=reference_fasta, sample=r["s"], fallback=fallback)
+        if measured is not None:
+            mean.append(measured[0]), frac.append(measured[1]), source.append("cram")
         elif _finite(r.get("reported_mean_coverage")):
             (
                 mean.append(r["reported_mean_coverage"]),

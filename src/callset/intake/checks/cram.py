@@ -8,6 +8,7 @@ import struct
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from callset.core.reference import Reference
 from callset.intake.checks.files import CRAM3_EOF, CRAM21_EOF, Decoded, check_bgzf_eof, decode_member
@@ -145,40 +146,71 @@ def check_cram(
     readable by htslib, ``@SQ`` names/lengths match ``reference`` (M5 compared when a FASTA is
     configured), every ``@RG`` has ``SM == sample_id``.
     """
-    import pysam
-
     problems: list[str] = []
     notes: list[str] = []
-    recode = dict(contig_recoding or {})
     with open(path, "rb") as f:
         magic = f.read(4)
-    if magic == b"CRAM":
-        version, structure = _cram_structure(path)
-        problems.extend(structure)
-    elif magic[:2] == b"\x1f\x8b":
-        problems.append(f"{path}: is BGZF/BAM-style, not a CRAM file")
-        problems.extend(check_bgzf_eof(path))
-        try:
-            # every block must decode (BAM header is in the first blocks)
-            st = Decoded()
-            for _ in decode_member(path, st):
-                pass
-            problems.extend(p for p in st.problems if "EOF" not in p)
-        except OSError as e:
-            problems.append(f"{path}: cannot read: {e}")
-    else:
+    is_cram = magic == b"CRAM"
+    if not is_cram and magic[:2] != b"\x1f\x8b":
         problems.append(f"{path}: not a CRAM file (magic {magic!r})")
         return problems, notes
+    problems.extend(_integrity(path, is_cram=is_cram))
+    hdr, unreadable = _read_header(path, reference_fasta)
+    if hdr is None:
+        problems.append(unreadable)
+        return problems, notes
+    sq_problems, sq_notes = _sq_problems(path, hdr.get("SQ", []), reference, dict(contig_recoding or {}),
+                                         reference_fasta)
+    problems.extend(sq_problems)
+    notes.extend(sq_notes)
+    problems.extend(_rg_problems(path, hdr.get("RG", []), sample_id))
+    idx_problems, idx_notes = _index(path, is_cram=is_cram, sound=not problems, index_dir=index_dir)
+    problems.extend(idx_problems)
+    notes.extend(idx_notes)
+    return problems, notes
+
+
+def _integrity(path: Path, *, is_cram: bool) -> list[str]:
+    """A CRAM's container walk and EOF container; a BAM-style file is a problem in itself, and then every BGZF
+    block must decode and the EOF block be there."""
+    if is_cram:
+        _version, structure = _cram_structure(path)
+        return structure
+    problems = [f"{path}: is BGZF/BAM-style, not a CRAM file"]
+    problems.extend(check_bgzf_eof(path))
+    try:
+        # every block must decode (BAM header is in the first blocks)
+        st = Decoded()
+        for _ in decode_member(path, st):
+            pass
+        problems.extend(p for p in st.problems if "EOF" not in p)
+    except OSError as e:
+        problems.append(f"{path}: cannot read: {e}")
+    return problems
+
+
+def _read_header(path: Path, reference_fasta: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The header as htslib reads it (``(header, "")``), or ``(None, problem)``."""
+    import pysam
+
     verbosity = pysam.set_verbosity(0)  # htslib would print "could not load index" noise
     try:
         with pysam.AlignmentFile(str(path), "r", check_sq=False, reference_filename=reference_fasta) as af:
-            hdr = af.header.to_dict()
+            return af.header.to_dict(), ""
     except (OSError, ValueError) as e:
+        return None, f"{path}: header unreadable by htslib: {e}"
+    finally:
         pysam.set_verbosity(verbosity)
-        problems.append(f"{path}: header unreadable by htslib: {e}")
-        return problems, notes
-    pysam.set_verbosity(verbosity)
-    sq = hdr.get("SQ", [])
+
+
+def _sq_problems(
+    path: Path, sq: list[Any], reference: Reference, recode: Mapping[str, str],
+    reference_fasta: str | None,
+) -> tuple[list[str], list[str]]:
+    """``@SQ`` lines (pysam's header dicts) against the reference: names (after ``recode``), lengths, and M5 when a
+    FASTA is configured; returns ``(problems, notes)``."""
+    problems: list[str] = []
+    notes: list[str] = []
     if not sq:
         problems.append(f"{path}: header has no @SQ lines")
     bad_len, unknown = [], []
@@ -211,7 +243,12 @@ def check_cram(
         notes.append(
             f"{path}: @SQ M5 not checked (no intake.reference_fasta configured); names/lengths checked"
         )
-    rgs = hdr.get("RG", [])
+    return problems, notes
+
+
+def _rg_problems(path: Path, rgs: list[dict[str, Any]], sample_id: str) -> list[str]:
+    """At least one ``@RG`` line, each with ``SM`` equal to the manifest's ``sample_id``."""
+    problems: list[str] = []
     if not rgs:
         problems.append(f"{path}: header has no @RG line (SM must equal sample_id {sample_id!r})")
     wrong_sm = [rg for rg in rgs if rg.get("SM") != sample_id]
@@ -222,27 +259,36 @@ def check_cram(
             f"(e.g. @RG ID:{wrong_sm[0].get('ID')}), "
             f"not the manifest sample_id {sample_id!r}"
         )
-    # index
-    crai = find_index(path, (".crai",)) if magic == b"CRAM" else find_index(path, (".bai", ".csi"))
-    if crai is None:
-        if not problems:
-            import tempfile
+    return problems
 
-            ext = "crai" if magic == b"CRAM" else "bai"
-            with tempfile.TemporaryDirectory() as tmp:
-                out = Path(index_dir or tmp) / f"{path.name}.{ext}"
-                out.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    pysam.index(str(path), str(out))
-                    notes.append(
-                        f"{path}: no index: built one"
-                        + (f" ({out})" if index_dir else " (then discarded: no index_dir given)")
-                    )
-                except pysam.SamtoolsError as e:
-                    problems.append(f"{path}: no index and building one failed: {e}")
-        else:
-            kind = ".crai" if magic == b"CRAM" else ".bai/.csi"
-            problems.append(f"{path}: no index ({kind}) and the file is not sound enough to build one")
-    elif crai.stat().st_mtime < path.stat().st_mtime:
-        problems.append(f"{crai}: index older than its data file (stale index: re-index or resubmit)")
-    return problems, notes
+
+def _index(path: Path, *, is_cram: bool, sound: bool, index_dir: Path | None) -> tuple[list[str], list[str]]:
+    """The index (``.crai``, or ``.bai``/``.csi`` for a BAM-style file) is there and not older than the file;
+    a missing one is built when the file is ``sound`` (into ``index_dir``, else a temporary folder). Returns
+    ``(problems, notes)``."""
+    crai = find_index(path, (".crai",)) if is_cram else find_index(path, (".bai", ".csi"))
+    if crai is None:
+        if sound:
+            return _build_index(path, is_cram=is_cram, index_dir=index_dir)
+        kind = ".crai" if is_cram else ".bai/.csi"
+        return [f"{path}: no index ({kind}) and the file is not sound enough to build one"], []
+    if crai.stat().st_mtime < path.stat().st_mtime:
+        return [f"{crai}: index older than its data file (stale index: re-index or resubmit)"], []
+    return [], []
+
+
+def _build_index(path: Path, *, is_cram: bool, index_dir: Path | None) -> tuple[list[str], list[str]]:
+    import tempfile
+
+    import pysam
+
+    ext = "crai" if is_cram else "bai"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(index_dir or tmp) / f"{path.name}.{ext}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            pysam.index(str(path), str(out))
+        except pysam.SamtoolsError as e:
+            return [f"{path}: no index and building one failed: {e}"], []
+    where = f" ({out})" if index_dir else " (then discarded: no index_dir given)"
+    return [], [f"{path}: no index: built one{where}"]

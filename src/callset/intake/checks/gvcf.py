@@ -14,20 +14,7 @@ import numpy as np
 from callset.core.reference import Reference
 from callset.intake.checks.files import VALID_BASES, Decoded, decode_member
 from callset.intake.checks.gvcf_header import GvcfHeader, htslib_header_check, parse_header
-from callset.intake.checks.gvcf_vec import (
-    LUT_ALT,
-    LUT_BASE,
-    U64,
-    W_END,
-    W_NONREF,
-    W_STAR,
-    concat_spans,
-    end_key_offsets,
-    gather,
-    parse_uint64,
-    u64view,
-    word,
-)
+from callset.intake.checks.gvcf_vec import check_fields, gather
 from callset.intake.checks.refcheck import RefChecker
 from callset.intake.identity import Fingerprint, FingerprintCollector, Panel
 
@@ -72,6 +59,40 @@ class RecordSink(Protocol):
         self, buf: bytes, nl: np.ndarray, tabs: np.ndarray, *, end_tab: np.ndarray, pos: np.ndarray,
         end: np.ndarray, block: np.ndarray,
     ) -> None: ...
+
+
+@dataclass
+class _Lines:
+    """Where the lines of one buffer of complete records, and their tabs, are."""
+
+    a: np.ndarray  # the buffer's bytes
+    nl: np.ndarray  # offset of each line's newline
+    starts: np.ndarray  # offset of each line's first byte
+    tabs: np.ndarray  # offset of every tab
+    end_tab: np.ndarray  # per line: index in ``tabs`` of the first tab after the line
+    ntabs: np.ndarray  # per line: number of tabs
+    chrom_len: np.ndarray  # per line: length of CHROM (up to the first tab, or the whole line)
+
+    @classmethod
+    def of(cls, buf: bytes) -> _Lines | None:
+        """The lines of ``buf`` (ends with a newline); None when it holds none."""
+        a = np.frombuffer(buf, np.uint8)
+        nl = np.flatnonzero(a == 10)
+        n = len(nl)
+        if n == 0:
+            return None
+        starts = np.empty(n, np.int64)
+        starts[0] = 0
+        starts[1:] = nl[:-1] + 1
+        tabs = np.flatnonzero(a == 9)
+        end_tab = np.searchsorted(tabs, nl)
+        ntabs = np.diff(end_tab, prepend=0)
+        # CHROM of every line: up to the first tab (or the whole line)
+        first_tab_i = end_tab - ntabs
+        first_tab = np.where(
+            ntabs > 0, tabs[np.clip(first_tab_i, 0, max(len(tabs) - 1, 0))] if len(tabs) else nl, nl
+        )
+        return cls(a, nl, starts, tabs, end_tab, ntabs, first_tab - starts)
 
 
 class _Scanner:
@@ -214,29 +235,29 @@ class _Scanner:
     # -- records ----------------------------------------------------------------------------------
     def _records(self, buf: bytes) -> None:
         """Check complete lines in ``buf`` (ends with a newline)."""
-        a = np.frombuffer(buf, np.uint8)
-        nl = np.flatnonzero(a == 10)
-        n = len(nl)
-        if n == 0:
+        lines = _Lines.of(buf)
+        if lines is None:
             return
-        starts = np.empty(n, np.int64)
-        starts[0] = 0
-        starts[1:] = nl[:-1] + 1
-        tabs = np.flatnonzero(a == 9)
-        end_tab = np.searchsorted(tabs, nl)
-        ntabs = np.diff(end_tab, prepend=0)
-        need = self.ncols - 1
+        n = len(lines.nl)
         first_line = self.line_no + 1
         self.line_no += n
         self.rec_no += n
-        # CHROM of every line: up to the first tab (or the whole line)
-        first_tab_i = end_tab - ntabs
-        first_tab = np.where(
-            ntabs > 0, tabs[np.clip(first_tab_i, 0, max(len(tabs) - 1, 0))] if len(tabs) else nl, nl
-        )
-        clen = first_tab - starts
+        pos, end, is_block = self._check_lines(buf, lines, first_line)
+        self.out.n_variant_records += int(n - is_block.sum())
+        self.has_ref_block = self.has_ref_block or bool(is_block.any())
+        runs = self._order_and_contigs(lines, pos, end, first_line)
+        self._per_contig(buf, lines, pos, end, is_block, runs, first_line)
+        if self.sink is not None:
+            self.sink.records(buf, lines.nl, lines.tabs, end_tab=lines.end_tab, pos=pos, end=end, block=is_block)
+
+    def _check_lines(self, buf: bytes, lines: _Lines, first_line: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every line's ``(POS, END, is reference block)`` (0s when unusable): lines with the header's ten columns
+        go through the vectorised check (:func:`check_fields`); the rest, and the lines it flags, through
+        :meth:`_check_record`, which names each problem."""
+        n = len(lines.nl)
+        need = self.ncols - 1
         # per-line flags: True = needs the detailed Python check
-        flag = ntabs != need
+        flag = lines.ntabs != need
         if need != 9:
             flag[:] = True
         good = np.flatnonzero(~flag)
@@ -244,123 +265,24 @@ class _Scanner:
         end = np.zeros(n, np.int64)
         is_block = np.zeros(n, bool)
         if len(good):
-            t = tabs[end_tab[good][:, None] - 9 + np.arange(9)]
-            e = nl[good]
-            v64 = u64view(a)
-            lim = len(v64) - 1
-            # words are read at field starts: a line whose last field starts in the buffer's last
-            # 8 bytes goes to the detailed check instead
-            bad = t[:, 8] + 1 > lim
-            t = np.minimum(t, lim - 1)
-            # POS
-            p, ok = parse_uint64(v64, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
-            bad |= ~ok | (p < 1)
-            # REF
-            rlen = t[:, 3] - t[:, 2] - 1
-            bad |= rlen < 1
-            r1 = rlen == 1
-            bad[r1] |= ~LUT_BASE[a[t[r1, 2] + 1]]
-            multi = np.flatnonzero(rlen > 1)
-            if len(multi):
-                idx, seg = concat_spans(t[multi, 2] + 1, rlen[multi])
-                bad[multi] |= np.add.reduceat(~LUT_BASE[a[idx]], seg) > 0
-            # ALT
-            alen = t[:, 4] - t[:, 3] - 1
-            aw = v64[t[:, 3] + 1]
-            blk = ((alen == 9) & (aw == W_NONREF) & (a[np.minimum(t[:, 3] + 9, len(a) - 1)] == 62)) | (
-                (alen == 3) & ((aw & U64(0xFFFFFF)) == W_STAR)
-            )
-            n_alt = np.ones(len(good), np.int64)
-            other = np.flatnonzero(~blk)
-            bad[other[alen[other] < 1]] = True
-            other = other[alen[other] >= 1]
-            if len(other):
-                idx, seg = concat_spans(t[other, 3] + 1, alen[other])
-                c = a[idx]
-                lt = np.cumsum(c == 60)
-                gt = np.cumsum(c == 62)
-                depth = lt - gt
-                base_depth = np.repeat(np.where(seg > 0, depth[np.maximum(seg - 1, 0)], 0), alen[other])
-                rel = depth - base_depth
-                inside = (rel > 0) | (c == 62)
-                badc = ~(LUT_ALT[c] | inside | (c == 60))
-                # a symbolic allele cannot contain '<' or ',' and brackets must balance within the field
-                badc |= (rel > 1) | (rel < 0) | ((c == 44) & (rel > 0))
-                bad[other] |= np.add.reduceat(badc, seg) > 0
-                bad[other] |= rel[np.r_[seg[1:], len(c)] - 1] != 0
-                n_alt[other] = np.add.reduceat(c == 44, seg) + 1
-            # INFO: END=<digits> exactly, or no END at all (checked with a regex over the rest)
-            ilen = t[:, 7] - t[:, 6] - 1
-            has_end = (ilen > 4) & ((v64[t[:, 6] + 1] & U64(0xFFFFFFFF)) == W_END)
-            endv = np.zeros(len(good), np.int64)
-            he = np.flatnonzero(has_end)
-            if len(he):
-                ev, eok = parse_uint64(v64, t[he, 6] + 5, ilen[he] - 4)
-                endv[he] = ev
-                bad[he] |= ~eok
-            ne = np.flatnonzero(~has_end)
-            if len(ne):
-                joined = b"\n".join(
-                    buf[i:j] for i, j in zip((t[ne, 6] + 1).tolist(), t[ne, 7].tolist(), strict=True)
-                )
-                hits = end_key_offsets(joined)
-                if hits:
-                    offs = np.zeros(len(ne), np.int64)
-                    np.cumsum(ilen[ne][:-1] + 1, out=offs[1:])
-                    bad[ne[np.searchsorted(offs, hits, side="right") - 1]] = True
-            ref_end = p + rlen - 1
-            end_g = np.where(has_end, endv, ref_end)
-            bad |= end_g < p
-            # a reference block must carry END; a variant record may not be a block without END
-            bad |= blk & ~has_end
-            # FORMAT starts with GT
-            flen = t[:, 8] - t[:, 7] - 1
-            fw = v64[t[:, 7] + 1]
-            gt_first = (fw & U64(0xFFFF)) == word(b"GT")
-            bad |= ~(gt_first & ((flen == 2) | (((fw >> U64(16)) & U64(0xFF)) == 58)))
-            # sample GT: d[/|]d or d (haploid) or ./.
-            slen = e - t[:, 8] - 1
-            gw = v64[t[:, 8] + 1]
-            g0 = (gw & U64(0xFF)).astype(np.int64)
-            g1 = ((gw >> U64(8)) & U64(0xFF)).astype(np.int64)
-            g2 = ((gw >> U64(16)) & U64(0xFF)).astype(np.int64)
-            g3 = ((gw >> U64(24)) & U64(0xFF)).astype(np.int64)
-            dig0 = (g0 >= 48) & (g0 <= 57)
-            dig2 = (g2 >= 48) & (g2 <= 57)
-            sep = (g1 == 47) | (g1 == 124)
-            term3 = (slen == 3) | ((slen > 3) & (g3 == 58))
-            term1 = (slen == 1) | ((slen > 1) & (g1 == 58))
-            dip = dig0 & sep & dig2 & term3
-            hap = dig0 & term1
-            miss = (g0 == 46) & sep & (g2 == 46) & term3
-            n_all = n_alt + 1
-            a0 = g0 - 48
-            a1 = g2 - 48
-            gt_ok = (dip & (a0 < n_all) & (a1 < n_all)) | (hap & (a0 < n_all)) | miss
-            bad |= ~gt_ok | (slen < 1)
-            flag[good[bad]] = True
-            pos[good] = p
-            end[good] = end_g
-            is_block[good] = blk
-        # detailed checks for flagged lines
+            fields = check_fields(lines.a, buf, lines.tabs, lines.end_tab, lines.nl, good)
+            flag[good[fields.bad]] = True
+            pos[good] = fields.pos
+            end[good] = fields.end
+            is_block[good] = fields.block
         for i in np.flatnonzero(flag).tolist():
-            line = buf[int(starts[i]) : int(nl[i])]
+            line = buf[int(lines.starts[i]) : int(lines.nl[i])]
             r = self._check_record(line, first_line + i)
             pos[i], end[i], is_block[i] = r
-        self.out.n_variant_records += int(n - is_block.sum())
-        self.has_ref_block = self.has_ref_block or bool(is_block.any())
-        runs = self._order_and_contigs(a, starts, clen, pos, end, first_line, n)
-        self._per_contig(a, buf, starts, nl, tabs, end_tab - ntabs, ntabs, pos, end, is_block, runs, first_line)
-        if self.sink is not None:
-            self.sink.records(buf, nl, tabs, end_tab=end_tab, pos=pos, end=end, block=is_block)
+        return pos, end, is_block
 
     def _per_contig(
-        self, a: np.ndarray, buf: bytes, starts: np.ndarray, nl: np.ndarray, tabs: np.ndarray, first_tab: np.ndarray,
-        ntabs: np.ndarray, pos: np.ndarray, end: np.ndarray, is_block: np.ndarray,
+        self, buf: bytes, lines: _Lines, pos: np.ndarray, end: np.ndarray, is_block: np.ndarray,
         runs: list[tuple[bytes, int, int]], first_line: int,
     ) -> None:
         """Checks that need each record's contig: variant records at one POS, REF against the FASTA, and the
         identity fingerprint (records overlapping panel sites)."""
+        a, tabs, first_tab, ntabs = lines.a, lines.tabs, lines.end_tab - lines.ntabs, lines.ntabs
         line_no = first_line + np.arange(len(pos))
         for name, rs, re_ in runs:
             chrom = name.decode("utf-8", "replace")
@@ -384,7 +306,8 @@ class _Scanner:
                 hit = np.flatnonzero(
                     (p > 0) & (np.searchsorted(sites, e, "right") > np.searchsorted(sites, p, "left")))
                 for i in (hit + rs).tolist():
-                    self._fingerprint_record(chrom, buf[int(starts[i]) : int(nl[i])], bool(is_block[i]), int(end[i]))
+                    self._fingerprint_record(chrom, buf[int(lines.starts[i]) : int(lines.nl[i])],
+                                             bool(is_block[i]), int(end[i]))
 
     def _same_pos(self, name: bytes, line_no: np.ndarray, pos: np.ndarray, is_block: np.ndarray) -> None:
         var = np.flatnonzero(~is_block & (pos > 0))
@@ -414,18 +337,22 @@ class _Scanner:
                     int(gq_s) if gq_s.isdigit() else None)
 
     def _order_and_contigs(
-        self,
-        a: np.ndarray,
-        starts: np.ndarray,
-        clen: np.ndarray,
-        pos: np.ndarray,
-        end: np.ndarray,
-        first_line: int,
-        n: int,
+        self, lines: _Lines, pos: np.ndarray, end: np.ndarray, first_line: int
     ) -> list[tuple[bytes, int, int]]:
         """Sortedness, contigs and extents; returns the runs of one contig ``(name, first, last + 1)``."""
+        ch, change, runs = self._contig_runs(lines)
+        self._check_sorted(ch, lines.chrom_len, change, pos, first_line)
+        for name, rs, re_ in runs:
+            self._contig_run(name, rs, re_, pos, end, first_line)
+        return runs
+
+    def _contig_runs(self, lines: _Lines) -> tuple[np.ndarray, np.ndarray, list[tuple[bytes, int, int]]]:
+        """Each line's CHROM bytes (zero-padded), where a new contig starts (not at the first line when it
+        continues the previous buffer's contig), and the runs of one contig ``(name, first, last + 1)``."""
+        clen = lines.chrom_len
+        n = len(clen)
         w = int(max(int(clen.max()), 1))
-        ch = gather(a, starts, w)
+        ch = gather(lines.a, lines.starts, w)
         ch[np.arange(w) >= clen[:, None]] = 0
         change = np.ones(n, bool)
         if n > 1:
@@ -435,7 +362,13 @@ class _Scanner:
         if names and names[0] == self.last_chrom:
             change[0] = False
         run_ends = np.r_[run_starts[1:], n]
-        # sortedness inside runs (and across the chunk boundary)
+        return ch, change, list(zip(names, run_starts.tolist(), run_ends.tolist(), strict=True))
+
+    def _check_sorted(
+        self, ch: np.ndarray, clen: np.ndarray, change: np.ndarray, pos: np.ndarray, first_line: int
+    ) -> None:
+        """POS never decreases within a contig (nor across the buffer boundary)."""
+        n = len(pos)
         prev = np.empty(n, np.int64)
         prev[0] = self.last_pos if not change[0] else 0
         prev[1:] = pos[:-1]
@@ -450,59 +383,66 @@ class _Scanner:
             )
         if len(unsorted) > self.max_problems + 1:
             self.counts["sort"] += len(unsorted) - self.max_problems - 1
-        for name, rs, re_ in zip(names, run_starts.tolist(), run_ends.tolist(), strict=True):
-            chrom = name.decode("utf-8", "replace")
-            line = first_line + rs
-            if name != self.last_chrom:
-                if name in self.done_contigs:
-                    self.problem(
-                        "sort",
-                        f"{self.where(line, chrom, int(pos[rs]))}: records not sorted "
-                        f"(contig {chrom} seen before)",
-                    )
-                if self.last_chrom is not None:
-                    self.done_contigs.add(self.last_chrom)
-                self.last_chrom = name
-            ok = self.contig_ok.get(name)
-            target = self.recode.get(chrom, chrom)
-            if chrom in self.recode:
-                self.out.needs_recoding = True
-            if ok is None:
-                ok = target in self.ref.lengths
-                self.contig_ok[name] = ok
-                if not ok:
-                    self.problem(
-                        "contig",
-                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} is not in {self.ref.name}"
-                        + (" (after contig_recoding)" if self.recode else ""),
-                    )
-                assert self.header is not None
-                if self.header.contigs and chrom not in self.header.contigs:
-                    self.problem(
-                        "contig",
-                        f"{self.where(line, chrom, int(pos[rs]))}: contig {chrom!r} "
-                        "is not declared in the header",
-                    )
-            self.out.contig_counts[chrom] = self.out.contig_counts.get(chrom, 0) + (re_ - rs)
-            p = pos[rs:re_]
-            e = end[rs:re_]
-            valid = p > 0
-            if ok and valid.any():
-                first = int(p[valid].min())
-                last = int(e[valid].max())
-                f0, l0 = self.out.extents.get(target, (first, last))
-                self.out.extents[target] = (min(f0, first), max(l0, last))
-                ln = self.ref.lengths[target]
-                beyond = np.flatnonzero(e > ln)
-                for j in beyond[: self.max_problems].tolist():
-                    self.problem(
-                        "len",
-                        f"{self.where(line + j, chrom, int(p[j]))}: END {e[j]} beyond {target} length {ln}",
-                    )
-            if re_ > rs and pos[re_ - 1] > 0:
-                self.last_pos = int(pos[re_ - 1])
-                self.out.contig_last_pos[chrom] = self.last_pos
-        return list(zip(names, run_starts.tolist(), run_ends.tolist(), strict=True))
+
+    def _contig_run(self, name: bytes, rs: int, re_: int, pos: np.ndarray, end: np.ndarray, first_line: int) -> None:
+        """Lines ``rs:re_``, all on contig ``name``: contigs not revisited, the contig known (checked once per
+        contig), record counts, extents, END within the contig."""
+        chrom = name.decode("utf-8", "replace")
+        line = first_line + rs
+        if name != self.last_chrom:
+            if name in self.done_contigs:
+                self.problem(
+                    "sort",
+                    f"{self.where(line, chrom, int(pos[rs]))}: records not sorted "
+                    f"(contig {chrom} seen before)",
+                )
+            if self.last_chrom is not None:
+                self.done_contigs.add(self.last_chrom)
+            self.last_chrom = name
+        ok = self.contig_ok.get(name)
+        target = self.recode.get(chrom, chrom)
+        if chrom in self.recode:
+            self.out.needs_recoding = True
+        if ok is None:
+            ok = self._known_contig(name, chrom, target, self.where(line, chrom, int(pos[rs])))
+        self.out.contig_counts[chrom] = self.out.contig_counts.get(chrom, 0) + (re_ - rs)
+        p = pos[rs:re_]
+        e = end[rs:re_]
+        valid = p > 0
+        if ok and valid.any():
+            self._extent(chrom, target, line, p, e, valid)
+        if re_ > rs and pos[re_ - 1] > 0:
+            self.last_pos = int(pos[re_ - 1])
+            self.out.contig_last_pos[chrom] = self.last_pos
+
+    def _known_contig(self, name: bytes, chrom: str, target: str, where: str) -> bool:
+        """Whether the contig (``target`` after recoding) is in the reference; also that the header declares it."""
+        ok = target in self.ref.lengths
+        self.contig_ok[name] = ok
+        if not ok:
+            self.problem(
+                "contig",
+                f"{where}: contig {chrom!r} is not in {self.ref.name}"
+                + (" (after contig_recoding)" if self.recode else ""),
+            )
+        assert self.header is not None
+        if self.header.contigs and chrom not in self.header.contigs:
+            self.problem("contig", f"{where}: contig {chrom!r} is not declared in the header")
+        return ok
+
+    def _extent(self, chrom: str, target: str, line: int, p: np.ndarray, e: np.ndarray, valid: np.ndarray) -> None:
+        """Widen ``target``'s extent by one run's records (first line ``line``); END within the contig."""
+        first = int(p[valid].min())
+        last = int(e[valid].max())
+        f0, l0 = self.out.extents.get(target, (first, last))
+        self.out.extents[target] = (min(f0, first), max(l0, last))
+        ln = self.ref.lengths[target]
+        beyond = np.flatnonzero(e > ln)
+        for j in beyond[: self.max_problems].tolist():
+            self.problem(
+                "len",
+                f"{self.where(line + j, chrom, int(p[j]))}: END {e[j]} beyond {target} length {ln}",
+            )
 
     def _check_record(self, raw: bytes, line_no: int) -> tuple[int, int, bool]:
         """Detailed check of one line; returns ``(pos, end, is_reference_block)`` (0s when unusable)."""
@@ -538,6 +478,13 @@ class _Scanner:
         for alt in alts:
             if not (VALID_BASES.match(alt) or alt == "*" or re.fullmatch(r"<[^<>,\s]+>", alt)):
                 self.problem("alt", f"{where}: invalid ALT allele {alt!r} (bases, '*' or a symbolic <ID>)")
+        end, is_block = self._check_end(f, where, pos, ref, alts)
+        self._check_genotype(f, where, 1 + len(alts))
+        return pos, end, is_block
+
+    def _check_end(self, f: list[str], where: str, pos: int, ref: str, alts: list[str]) -> tuple[int, bool]:
+        """INFO END (an integer, not before POS; required on a reference block); returns ``(END, is reference
+        block)``, END being the last base of REF when there is none."""
         info = f[7]
         end_s = None
         for kv in info.split(";"):
@@ -557,7 +504,10 @@ class _Scanner:
             end = pos + max(len(ref), 1) - 1
             if alts and all(a in ("<NON_REF>", "<*>") for a in alts):
                 self.problem("end", f"{where}: reference block (ALT {f[4]}) without INFO END")
-        # genotype
+        return end, is_block
+
+    def _check_genotype(self, f: list[str], where: str, n_alleles: int) -> None:
+        """FORMAT starts with GT; the sample's GT has ploidy 1 or 2 and allele indices below ``n_alleles``."""
         if len(f) >= 10:
             fmt = f[8].split(":")
             sample = f[9]
@@ -568,7 +518,6 @@ class _Scanner:
             else:
                 gt = sample.split(":", 1)[0]
                 alleles = re.split(r"[/|]", gt)
-                n_alleles = 1 + len(alts)
                 if len(alleles) not in (1, 2):
                     self.problem("gt", f"{where}: GT {gt!r} has ploidy {len(alleles)} (1 or 2 expected)")
                 for al in alleles:
@@ -584,7 +533,6 @@ class _Scanner:
                         break
         elif len(f) >= 8:
             self.problem("gt", f"{where}: no FORMAT/sample columns")
-        return pos, end, is_block
 
     def summarize(self) -> None:
         for kind, n in self.counts.items():

@@ -1,10 +1,13 @@
 """Vectorised helpers of the gVCF scanner: numpy over the raw bytes of a block of records.
 
 Lookup tables for allowed REF/ALT bytes, unsigned integers parsed at many offsets at once (8 bytes per
-64-bit word), and the offsets of INFO ``END=`` keys.
+64-bit word), the offsets of INFO ``END=`` keys, and :func:`check_fields`, the vectorised check of the
+records whose fields all parse (the scanner's fast path).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,3 +97,142 @@ def end_key_offsets(joined: bytes) -> list[int]:
             hits.append(k)
         k = joined.find(b"END=", k + 4)
     return hits
+
+
+# ---------------------------------------------------------------------------------------------------
+# the vectorised record check: lines with all ten fields, numpy over the raw bytes
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordFields:
+    """What :func:`check_fields` read from a block of lines (one entry per line checked)."""
+
+    #: True: the line needs the detailed (line-by-line) check, which names the problem
+    bad: np.ndarray
+    pos: np.ndarray
+    #: INFO END, or the last base of REF when there is no END
+    end: np.ndarray
+    #: a reference block (ALT ``<NON_REF>`` or ``<*>``)
+    block: np.ndarray
+
+
+def check_fields(
+    a: np.ndarray, buf: bytes, tabs: np.ndarray, end_tab: np.ndarray, nl: np.ndarray, good: np.ndarray
+) -> RecordFields:
+    """Check POS, REF, ALT, INFO END, FORMAT and GT of the lines ``good`` (each with exactly 9 tabs) of ``buf``
+    (``a``: its bytes; ``nl``: each line's newline; ``end_tab``: per line, the index in ``tabs`` of the first
+    tab after it)."""
+    t = tabs[end_tab[good][:, None] - 9 + np.arange(9)]
+    e = nl[good]
+    v64 = u64view(a)
+    lim = len(v64) - 1
+    # words are read at field starts: a line whose last field starts in the buffer's last
+    # 8 bytes goes to the detailed check instead
+    bad = t[:, 8] + 1 > lim
+    t = np.minimum(t, lim - 1)
+    p, rlen = _pos_ref(a, v64, t, bad)
+    blk, n_alt = _alt(a, v64, t, bad)
+    has_end, endv = _info_end(buf, v64, t, bad)
+    ref_end = p + rlen - 1
+    end_g = np.where(has_end, endv, ref_end)
+    bad |= end_g < p
+    # a reference block must carry END; a variant record may not be a block without END
+    bad |= blk & ~has_end
+    _format_gt(v64, t, e, n_alt, bad)
+    return RecordFields(bad=bad, pos=p, end=end_g, block=blk)
+
+
+def _pos_ref(a: np.ndarray, v64: np.ndarray, t: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """POS (a positive integer) and REF (bases only); returns ``(pos, len(REF))`` and marks ``bad``."""
+    p, ok = parse_uint64(v64, t[:, 0] + 1, t[:, 1] - t[:, 0] - 1)
+    bad |= ~ok | (p < 1)
+    rlen = t[:, 3] - t[:, 2] - 1
+    bad |= rlen < 1
+    r1 = rlen == 1
+    bad[r1] |= ~LUT_BASE[a[t[r1, 2] + 1]]
+    multi = np.flatnonzero(rlen > 1)
+    if len(multi):
+        idx, seg = concat_spans(t[multi, 2] + 1, rlen[multi])
+        bad[multi] |= np.add.reduceat(~LUT_BASE[a[idx]], seg) > 0
+    return p, rlen
+
+
+def _alt(a: np.ndarray, v64: np.ndarray, t: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ALT: a reference block's ``<NON_REF>``/``<*>``, or alleles of bases, ``*`` and balanced symbolic ``<ID>``s;
+    returns ``(is_block, number of ALT alleles)`` and marks ``bad``."""
+    alen = t[:, 4] - t[:, 3] - 1
+    aw = v64[t[:, 3] + 1]
+    blk = ((alen == 9) & (aw == W_NONREF) & (a[np.minimum(t[:, 3] + 9, len(a) - 1)] == 62)) | (
+        (alen == 3) & ((aw & U64(0xFFFFFF)) == W_STAR)
+    )
+    n_alt = np.ones(len(t), np.int64)
+    other = np.flatnonzero(~blk)
+    bad[other[alen[other] < 1]] = True
+    other = other[alen[other] >= 1]
+    if len(other):
+        idx, seg = concat_spans(t[other, 3] + 1, alen[other])
+        c = a[idx]
+        lt = np.cumsum(c == 60)
+        gt = np.cumsum(c == 62)
+        depth = lt - gt
+        base_depth = np.repeat(np.where(seg > 0, depth[np.maximum(seg - 1, 0)], 0), alen[other])
+        rel = depth - base_depth
+        inside = (rel > 0) | (c == 62)
+        badc = ~(LUT_ALT[c] | inside | (c == 60))
+        # a symbolic allele cannot contain '<' or ',' and brackets must balance within the field
+        badc |= (rel > 1) | (rel < 0) | ((c == 44) & (rel > 0))
+        bad[other] |= np.add.reduceat(badc, seg) > 0
+        bad[other] |= rel[np.r_[seg[1:], len(c)] - 1] != 0
+        n_alt[other] = np.add.reduceat(c == 44, seg) + 1
+    return blk, n_alt
+
+
+def _info_end(buf: bytes, v64: np.ndarray, t: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """INFO: ``END=<digits>`` exactly as the first key, or no END at all (an END key elsewhere goes to the
+    detailed check); returns ``(has END, END)`` and marks ``bad``."""
+    ilen = t[:, 7] - t[:, 6] - 1
+    has_end = (ilen > 4) & ((v64[t[:, 6] + 1] & U64(0xFFFFFFFF)) == W_END)
+    endv = np.zeros(len(t), np.int64)
+    he = np.flatnonzero(has_end)
+    if len(he):
+        ev, eok = parse_uint64(v64, t[he, 6] + 5, ilen[he] - 4)
+        endv[he] = ev
+        bad[he] |= ~eok
+    ne = np.flatnonzero(~has_end)
+    if len(ne):
+        joined = b"\n".join(buf[i:j] for i, j in zip((t[ne, 6] + 1).tolist(), t[ne, 7].tolist(), strict=True))
+        hits = end_key_offsets(joined)
+        if hits:
+            offs = np.zeros(len(ne), np.int64)
+            np.cumsum(ilen[ne][:-1] + 1, out=offs[1:])
+            bad[ne[np.searchsorted(offs, hits, side="right") - 1]] = True
+    return has_end, endv
+
+
+def _format_gt(v64: np.ndarray, t: np.ndarray, e: np.ndarray, n_alt: np.ndarray, bad: np.ndarray) -> None:
+    """FORMAT starts with GT, and the sample's GT is ``d[/|]d``, ``d`` (haploid) or ``./.`` with allele indices
+    below the number of alleles; marks ``bad``."""
+    flen = t[:, 8] - t[:, 7] - 1
+    fw = v64[t[:, 7] + 1]
+    gt_first = (fw & U64(0xFFFF)) == word(b"GT")
+    bad |= ~(gt_first & ((flen == 2) | (((fw >> U64(16)) & U64(0xFF)) == 58)))
+    slen = e - t[:, 8] - 1
+    gw = v64[t[:, 8] + 1]
+    g0 = (gw & U64(0xFF)).astype(np.int64)
+    g1 = ((gw >> U64(8)) & U64(0xFF)).astype(np.int64)
+    g2 = ((gw >> U64(16)) & U64(0xFF)).astype(np.int64)
+    g3 = ((gw >> U64(24)) & U64(0xFF)).astype(np.int64)
+    dig0 = (g0 >= 48) & (g0 <= 57)
+    dig2 = (g2 >= 48) & (g2 <= 57)
+    sep = (g1 == 47) | (g1 == 124)
+    term3 = (slen == 3) | ((slen > 3) & (g3 == 58))
+    term1 = (slen == 1) | ((slen > 1) & (g1 == 58))
+    dip = dig0 & sep & dig2 & term3
+    hap = dig0 & term1
+    miss = (g0 == 46) & sep & (g2 == 46) & term3
+    n_all = n_alt + 1
+    a0 = g0 - 48
+    a1 = g2 - 48
+    gt_ok = (dip & (a0 < n_all) & (a1 < n_all)) | (hap & (a0 < n_all)) | miss
+    bad |= ~gt_ok | (slen < 1)
