@@ -127,11 +127,10 @@ def annotation_coverage_notes(vds: hl.vds.VariantDataset) -> list[str]:
     """
     vd = vds.variant_data
     has: set[str] = set(vd.gvcf_info.dtype.fields) if "gvcf_info" in vd.entry else set()
-    info = vd.gvcf_info if has else None
 
     def any_defined(name: str, in_info: bool = True) -> hl.expr.BooleanExpression:
-        if in_info:
-            return hl.agg.any(hl.is_defined(info[name])) if name in has else hl.bool(False)
+        if in_info:  # gvcf_info is read only when it has the field (see annotate_allele_stats)
+            return hl.agg.any(hl.is_defined(vd.gvcf_info[name])) if name in has else hl.bool(False)
         return hl.agg.any(hl.is_defined(vd[name])) if name in vd.entry else hl.bool(False)
 
     per = vd.select_cols(
