@@ -334,9 +334,9 @@ def test_variant_qc_of_a_mixed_cohort_uses_what_each_caller_wrote(files: dict[st
 
     notes = annotation_coverage_notes(vds)
     assert notes[0].startswith("2 of 4 samples have GATK allele-specific mapping quality"), notes
-    assert any(n.startswith("1 samples have only the site's mapping quality (RAW_MQandDP") for n in notes), notes
-    assert any(n.startswith("1 samples have no mapping-quality annotation (DeepVariant)") for n in notes), notes
-    assert any(n.startswith("1 samples have no strand counts") for n in notes), notes
+    assert any(n.startswith("1 sample has only the site's mapping quality (RAW_MQandDP") for n in notes), notes
+    assert any(n.startswith("1 sample has no mapping-quality annotation (DeepVariant)") for n in notes), notes
+    assert any(n.startswith("1 sample has no strand counts") for n in notes), notes
     gatk_only = hl.vds.VariantDataset(vds.reference_data.filter_cols(vds.reference_data.s == "GATK1"),
                                       vds.variant_data.filter_cols(vds.variant_data.s == "GATK1"))
     assert annotation_coverage_notes(gatk_only) == []
@@ -412,6 +412,32 @@ def test_simulated_batches_from_three_callers_run_end_to_end(tmp_path: Path, hai
         missing = [c for c in calls
                    if (gt := got.get((*c[:4], r["research_id"]))) is None or gt.n_alt_alleles() != c[4]]
         assert not missing, (sid, r["gvcf_flavor"], len(missing), missing[:3])
+
+    # variant QC used what each caller wrote: every simulated read has MQ 60 (GATK AS_RAW_MQ, DRAGEN MQ ->
+    # RAW_MQandDP at intake; DeepVariant none), so an allele whose carriers are all DRAGEN has AS_MQ 60 (was 0:
+    # their ALT reads counted without MQ) and one carried only by DeepVariant samples has none (was 0)
+    flavors: dict[tuple[str, int, str, str], set[str]] = {}
+    for sid, r in accepted.items():
+        for c in input_calls(sim / truth[sid]["gvcf"], sid):
+            flavors.setdefault(c[:4], set()).add(r["gvcf_flavor"])
+    sites = hl.read_table(str(res / "variant_qc" / "sites.ht"))
+    mq = {(x.locus.contig, x.locus.position, x.alleles[0], x.alleles[1]): x.AS_MQ
+          for x in sites.select(AS_MQ=sites.info.AS_MQ).collect()}
+    only = {f: [k for k, v in flavors.items() if v == {f} and k in mq] for f in ("dragen", "deepvariant")}
+    assert len(only["dragen"]) > 20 and len(only["deepvariant"]) > 20, {f: len(v) for f, v in only.items()}
+    assert all(mq[k] == pytest.approx(60.0) for k in only["dragen"]), [mq[k] for k in only["dragen"]][:10]
+    assert all(mq[k] is None for k in only["deepvariant"]), [mq[k] for k in only["deepvariant"]][:10]
+    # ... and said so: summary.json, the sites table, the manifest and the release notes
+    summary = json.loads((res / "variant_qc" / "summary.json").read_text())
+    notes = hl.eval(sites.globals.variant_qc_notes)
+    assert notes and notes[0].startswith("3 of 9 samples have GATK allele-specific mapping quality"), notes
+    assert any(n.startswith("3 samples have only the site's mapping quality") for n in notes), notes
+    assert any(n.startswith("3 samples have no mapping-quality annotation (DeepVariant)") for n in notes), notes
+    assert all(n in summary["notes"] for n in notes)
+    manifest = json.loads((res / "releases" / "v1" / "manifest.json").read_text())
+    assert manifest["variant_qc_notes"] == notes
+    rn = (res / "releases" / "v1" / "RELEASE_NOTES.md").read_text()
+    assert "## Notes on variant QC" in rn and all(f"- {n}" in rn for n in notes)
 
 
 def test_simulator_writes_each_callers_layout(tmp_path: Path) -> None:

@@ -148,18 +148,22 @@ def annotation_coverage_notes(vds: hl.vds.VariantDataset) -> list[str]:
     ))
     if c.n == c.as_mq and not c.no_strand:
         return []
+
+    def samples(n: int) -> str:
+        return f"{n} sample has" if n == 1 else f"{n} samples have"
+
     notes = [f"{c.as_mq} of {c.n} samples have GATK allele-specific mapping quality (AS_RAW_MQ) in their gVCFs; "
              "the others come from callers that write no AS_ annotations (DRAGEN, DeepVariant: normalised to the "
              "GATK layout at intake). AS_QD and the LowQual filter use AS_QUALapprox/AS_VarDP, which intake "
              "computes for every caller from PL and AD as GATK's ReblockGVCF does."]
     if c.site_mq:
-        notes.append(f"{c.site_mq} samples have only the site's mapping quality (RAW_MQandDP: DRAGEN's MQ and DP): "
+        notes.append(f"{samples(c.site_mq)} only the site's mapping quality (RAW_MQandDP: DRAGEN's MQ and DP): "
                      "as carriers they add it to AS_MQ in place of the allele's (MQ of all reads at the site).")
     if c.no_mq:
-        notes.append(f"{c.no_mq} samples have no mapping-quality annotation (DeepVariant): as carriers they add "
+        notes.append(f"{samples(c.no_mq)} no mapping-quality annotation (DeepVariant): as carriers they add "
                      "nothing to AS_MQ, which comes from the other carriers.")
     if c.no_strand:
-        notes.append(f"{c.no_strand} samples have no strand counts (SB/AS_SB_TABLE; DeepVariant): as carriers they "
+        notes.append(f"{samples(c.no_strand)} no strand counts (SB/AS_SB_TABLE; DeepVariant): as carriers they "
                      "add nothing to AS_FS/AS_SOR, which come from the other carriers.")
     notes.append("An allele whose carriers all lack one of these has no AS_MQ (or AS_FS/AS_SOR); the learned "
                  "filter imputes a missing feature with its training median, so it scores such an allele on the "
