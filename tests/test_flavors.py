@@ -23,6 +23,7 @@ from callset.intake.flavors import (
     dragen_version_problems,
     normalise_gvcf,
 )
+from callset.variant_qc.filters import fs_expr, sor_expr
 
 DATA = Path(__file__).parent / "data" / "flavors"
 SAMPLES = {"GATK1": "gatk_hc", "DRAGEN1": "dragen", "DV1": "deepvariant", "GATK2": "gatk_overlap_bad",
@@ -267,6 +268,80 @@ def released(hl, release: Path) -> dict[tuple[str, int, str, str, str], object]:
     return {(x.c, x.p, x.r, x.a, x.s): x.GT for x in rows.collect()}
 
 
+def test_variant_qc_of_a_mixed_cohort_uses_what_each_caller_wrote(files: dict[str, Path], tmp_path: Path,
+                                                                  hail_session) -> None:  # noqa: ANN001
+    """GATK1, DRAGEN1 and DV1 normalised as intake does and combined, plus GATK3: GATK1 with the 10000350 record's
+    AS_RAW_MQ/AS_SB_TABLE removed (HaplotypeCaller run without AS annotations). AS_MQ sums each carrier's own MQ
+    data (AS_RAW_MQ over its ALT reads, else RAW_MQandDP over DP, else nothing): hand-computed from the files.
+    Before the per-entry fallbacks, a carrier without AS_RAW_MQ added its ALT reads but no MQ: C>T at 10000117
+    had AS_MQ 48.99, alleles without an AS_RAW_MQ carrier 0. Strand counts: AS_SB_TABLE, else the per-sample SB;
+    no carrier with any, no AS_FS/AS_SOR (was SOR of zero reads, log 2)."""
+    import math
+
+    from callset.joint_call.combine import combine
+    from callset.variant_qc.pipeline import annotation_coverage_notes, compute_site_metrics, dense_split_mt
+
+    hl = hail_session
+    text = (DATA / "gatk_hc.g.vcf").read_text().replace("\tGATK1\n", "\tGATK3\n")
+    lines = text.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("chr20\t10000350\t"))
+    f = lines[i].split("\t")
+    f[7] = ";".join(kv for kv in f[7].split(";") if not kv.startswith(("AS_RAW_MQ=", "AS_SB_TABLE=")))
+    lines[i] = "\t".join(f)
+    (tmp_path / "gatk3.g.vcf").write_text("\n".join(lines) + "\n")
+    gatk3 = Path(pysam.tabix_index(str(tmp_path / "gatk3.g.vcf"), preset="vcf", force=True))
+    paths = []
+    for sid, src in (("GATK1", files["GATK1"]), ("GATK3", gatk3), ("DRAGEN1", files["DRAGEN1"]),
+                     ("DV1", files["DV1"])):
+        res = normalise_gvcf(src, tmp_path / "norm" / f"{sid}.g.vcf.gz", detect_flavor(header(src)))
+        assert not res.problems, (sid, res.problems)
+        paths.append(str(res.path))
+    combine(gvcf_paths=paths, output_path=str(tmp_path / "cohort.vds"), work_dir=str(tmp_path / "work"),
+            intervals=[hl.eval(hl.parse_locus_interval(i, "GRCh38")) for i in ("chr20:10000001-10000601",
+                                                                      "chrX:5000001-5000201")],
+            sample_names=["GATK1", "GATK3", "DRAGEN1", "DV1"])
+    vds = hl.vds.read_vds(str(tmp_path / "cohort.vds"))
+    ht = compute_site_metrics(dense_split_mt(vds))
+    got = {(r.locus.contig, r.locus.position, r.alleles[0], r.alleles[1]): r.info for r in ht.collect()}
+
+    def mq(*pairs: tuple[float, int]) -> float:  # (raw MQ sum, reads) of each carrier that has MQ data
+        return math.sqrt(sum(p[0] for p in pairs) / sum(p[1] for p in pairs))
+
+    dragen = {10000117: (59.87, 38), 10000300: (59.20, 33), 10000400: (60.0, 30), 5000101: (60.0, 15)}
+    raw = {pos: (round(m * m * dp), dp) for pos, (m, dp) in dragen.items()}  # RAW_MQandDP as intake writes it
+    want_mq = {
+        ("chr20", 10000117, "C", "T"): mq((68400, 19), (68400, 19), raw[10000117]),  # 2 GATK + DRAGEN
+        ("chr20", 10000300, "ACGT", "A"): mq(raw[10000300]),  # DRAGEN only
+        ("chr20", 10000350, "G", "A"): mq((57600, 16), (111600, 31)),  # GATK1 AS_RAW_MQ, GATK3 RAW_MQandDP
+        ("chr20", 10000400, "A", "C"): mq(raw[10000400]),  # DRAGEN; DV1 (1/2) adds nothing
+        ("chrX", 5000101, "C", "A"): mq(raw[5000101]),  # DRAGEN, haploid
+    }
+    for key, want in want_mq.items():
+        assert got[key].AS_MQ == pytest.approx(want, abs=1e-6), (key, got[key].AS_MQ, want)
+    # (136800 + 136208) / (19 + 19 + 38); before: DRAGEN's 19 ALT reads without MQ, sqrt(136800 / 57) = 48.99
+    assert got[("chr20", 10000117, "C", "T")].AS_MQ == pytest.approx(59.9350, abs=1e-4)
+    # DV1 the only carrier; GATK1/GATK3's two records at 10000500, merged at intake, keep no MQ/strand data
+    for key in (("chr20", 10000211, "T", "C"), ("chr20", 10000400, "A", "G"), ("chr20", 10000500, "A", "G")):
+        assert got[key].AS_MQ is None and got[key].AS_FS is None and got[key].AS_SOR is None, (key, got[key])
+        assert got[key].AS_QD is not None and got[key].AS_QD > 0  # QUALapprox/VarDP from intake: QD is known
+    # strand: GATK1's AS_SB_TABLE + GATK3's SB (no AS_SB_TABLE on that record) at 10000350
+    fs = hl.eval(hl.struct(fs=fs_expr(16, 14, 16, 16), sor=sor_expr(16, 14, 16, 16)))
+    assert got[("chr20", 10000350, "G", "A")].AS_FS == pytest.approx(fs.fs)
+    assert got[("chr20", 10000350, "G", "A")].AS_SOR == pytest.approx(fs.sor)
+    # 10000117: two GATK AS_SB_TABLEs 9,8|10,9 + DRAGEN's SB 9,9,10,9 (AS_SB_TABLE written at intake)
+    one = hl.eval(sor_expr(27, 25, 30, 27))
+    assert got[("chr20", 10000117, "C", "T")].AS_SOR == pytest.approx(one)
+
+    notes = annotation_coverage_notes(vds)
+    assert notes[0].startswith("2 of 4 samples have GATK allele-specific mapping quality"), notes
+    assert any(n.startswith("1 sample has only the site's mapping quality (RAW_MQandDP") for n in notes), notes
+    assert any(n.startswith("1 sample has no mapping-quality annotation (DeepVariant)") for n in notes), notes
+    assert any(n.startswith("1 sample has no strand counts") for n in notes), notes
+    gatk_only = hl.vds.VariantDataset(vds.reference_data.filter_cols(vds.reference_data.s == "GATK1"),
+                                      vds.variant_data.filter_cols(vds.variant_data.s == "GATK1"))
+    assert annotation_coverage_notes(gatk_only) == []
+
+
 @pytest.mark.slow
 def test_hand_made_flavors_joint_called_through_snakemake(files: dict[str, Path], tmp_path: Path,
                                                           hail_session) -> None:  # noqa: ANN001
@@ -337,6 +412,32 @@ def test_simulated_batches_from_three_callers_run_end_to_end(tmp_path: Path, hai
         missing = [c for c in calls
                    if (gt := got.get((*c[:4], r["research_id"]))) is None or gt.n_alt_alleles() != c[4]]
         assert not missing, (sid, r["gvcf_flavor"], len(missing), missing[:3])
+
+    # variant QC used what each caller wrote: every simulated read has MQ 60 (GATK AS_RAW_MQ, DRAGEN MQ ->
+    # RAW_MQandDP at intake; DeepVariant none), so an allele whose carriers are all DRAGEN has AS_MQ 60 (was 0:
+    # their ALT reads counted without MQ) and one carried only by DeepVariant samples has none (was 0)
+    flavors: dict[tuple[str, int, str, str], set[str]] = {}
+    for sid, r in accepted.items():
+        for c in input_calls(sim / truth[sid]["gvcf"], sid):
+            flavors.setdefault(c[:4], set()).add(r["gvcf_flavor"])
+    sites = hl.read_table(str(res / "variant_qc" / "sites.ht"))
+    mq = {(x.locus.contig, x.locus.position, x.alleles[0], x.alleles[1]): x.AS_MQ
+          for x in sites.select(AS_MQ=sites.info.AS_MQ).collect()}
+    only = {f: [k for k, v in flavors.items() if v == {f} and k in mq] for f in ("dragen", "deepvariant")}
+    assert len(only["dragen"]) > 20 and len(only["deepvariant"]) > 20, {f: len(v) for f, v in only.items()}
+    assert all(mq[k] == pytest.approx(60.0) for k in only["dragen"]), [mq[k] for k in only["dragen"]][:10]
+    assert all(mq[k] is None for k in only["deepvariant"]), [mq[k] for k in only["deepvariant"]][:10]
+    # ... and said so: summary.json, the sites table, the manifest and the release notes
+    summary = json.loads((res / "variant_qc" / "summary.json").read_text())
+    notes = hl.eval(sites.globals.variant_qc_notes)
+    assert notes and notes[0].startswith("3 of 9 samples have GATK allele-specific mapping quality"), notes
+    assert any(n.startswith("3 samples have only the site's mapping quality") for n in notes), notes
+    assert any(n.startswith("3 samples have no mapping-quality annotation (DeepVariant)") for n in notes), notes
+    assert all(n in summary["notes"] for n in notes)
+    manifest = json.loads((res / "releases" / "v1" / "manifest.json").read_text())
+    assert manifest["variant_qc_notes"] == notes
+    rn = (res / "releases" / "v1" / "RELEASE_NOTES.md").read_text()
+    assert "## Notes on variant QC" in rn and all(f"- {n}" in rn for n in notes)
 
 
 def test_simulator_writes_each_callers_layout(tmp_path: Path) -> None:

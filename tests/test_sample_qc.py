@@ -102,6 +102,13 @@ class TestDetectableR2:
         else:
             assert thr == 0.1
 
+    @pytest.mark.parametrize("n", [1, 9, 10])
+    def test_a_tiny_cohort_gets_a_threshold_ld_prune_accepts(self, n):
+        from callset.sample_qc.metrics import detectable_r2
+
+        assert detectable_r2(0.1, n) == 1.0  # chi2_1(1e-3) / n > 1: hl.ld_prune rejects r2 > 1
+        assert detectable_r2(0.1, 11) < 1.0
+
 
 class TestAssessDegrees:
     """Which kinship degrees the data supports (pure rule; thresholds from callset.sample_qc.relatedness)."""

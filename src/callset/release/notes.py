@@ -75,6 +75,8 @@ def release_notes(manifest: Mapping[str, Any], diff: Mapping[str, Any] | None, p
         lines.append(f"- smaller callset `{name}`: {cs['n_variants']} variants in {len(cs['shards'])} shards{note}")
     for name, why in manifest.get("callsets_skipped", {}).items():
         lines.append(f"- smaller callset `{name}` not written: {why}")
+    if manifest.get("variant_qc_notes"):
+        lines += ["", "## Notes on variant QC", ""] + [f"- {n}" for n in manifest["variant_qc_notes"]]
     lines += ["", "## Changes since the previous release", ""]
     if previous is None or diff is None:
         lines.append("First release: no previous release found.")

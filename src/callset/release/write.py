@@ -140,6 +140,7 @@ class ShardAnnotations:
     annotator: ShardAnnotator | None = None  # applied to each dense shard before it is written
     vat: bool = False
     empty_callsets: Mapping[str, str] = field(default_factory=dict)  # name -> why nothing is selected
+    notes: tuple[str, ...] = ()  # what variant QC says users should know (sites.ht global variant_qc_notes)
 
 
 @dataclass
@@ -437,7 +438,7 @@ def write_release(
     shutil.rmtree(work)
     callset_info = callsets.finish(partial, settings, chosen.ancestry)
     manifest = release_manifest(release, reference, inputs, chosen, settings, shard_entries, callset_info,
-                                callsets.skipped, side, provenance or {})
+                                callsets.skipped, side, provenance or {}, annotations.notes)
     finish_release(partial, final, manifest)
     log.info("release %s written to %s", release, final)
     return manifest
@@ -446,9 +447,14 @@ def write_release(
 def release_manifest(
     release: str, reference: Reference, inputs: ReleaseInputs, chosen: SampleSelection, settings: ReleaseSettings,
     shard_entries: list[dict[str, Any]], callsets: dict[str, Any], skipped: dict[str, str], side: Mapping[str, Any],
-    provenance: Mapping[str, Any],
+    provenance: Mapping[str, Any], variant_qc_notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The manifest's content (``files`` and the comparison with the previous release come last)."""
+    """The manifest's content (``files`` and the comparison with the previous release come last).
+
+    ``variant_qc_notes`` (what the filters could and could not use, e.g. for samples from callers without
+    GATK's allele-specific annotations) is recorded only when there is one: a GATK-only release's manifest
+    is as before.
+    """
     code = provenance.get("code")
     return {
         "format_version": MANIFEST_FORMAT,
@@ -475,6 +481,7 @@ def release_manifest(
         "public": side["public"],
         "vat": side["vat"],
         "notes": "RELEASE_NOTES.md",
+        **({"variant_qc_notes": list(variant_qc_notes)} if variant_qc_notes else {}),
     }
 
 
@@ -512,6 +519,15 @@ def variant_qc_annotator(
         return annotate_sites(mt, sites)
 
     return annotate
+
+
+def variant_qc_notes(sites_ht: str) -> tuple[str, ...]:
+    """The notes variant QC left for the release (sites table global ``variant_qc_notes``; a sites table
+    written before it had them: none)."""
+    sites = hl.read_table(sites_ht)
+    if "variant_qc_notes" not in sites.globals:
+        return ()
+    return tuple(hl.eval(sites.globals.variant_qc_notes))
 
 
 def clinvar_empty_reason(sites_ht: str) -> dict[str, str]:
@@ -572,6 +588,7 @@ def write_release_from_cohort(
                                            genotype_filter),
             vat=True,
             empty_callsets=clinvar_empty_reason(variant_qc_sites) if "clinvar" in settings.smaller_callsets else {},
+            notes=variant_qc_notes(variant_qc_sites),
         )
     if provenance_record:  # before the release appears: a finished release always has its record
         write_private_provenance(provenance_record, release, withdrawn)

@@ -189,12 +189,15 @@ def detectable_r2(r2: float, n_samples: int, *, alpha: float = LD_NULL_ALPHA) ->
     among 59 samples, against ~1,300 for the same genome among 200). With the threshold raised to what
     the samples can tell from zero (0.18 at 60 samples, 0.1 from 108 samples up) the number of independent
     markers measures the genome, not the cohort size. ``alpha`` 1e-3 (χ²₁ 10.83).
+
+    At most 1 (``hl.ld_prune``'s range): below 11 samples no r² can be told from chance at ``alpha``, and
+    pruning at 1 removes only perfectly correlated markers (was a ValueError in sample QC of a 9-sample cohort).
     """
     from scipy.stats import chi2
 
     if n_samples <= 0:
         return r2
-    return max(r2, float(chi2.isf(alpha, 1)) / n_samples)
+    return min(1.0, max(r2, float(chi2.isf(alpha, 1)) / n_samples))
 
 
 def ld_prune_qc_mt(

@@ -15,7 +15,9 @@ keyed by ``locus, alleles``, with
   n_het, n_hom_alt, n_hq_carriers}`` (counts over every cohort sample, before sample QC and withdrawals —
   the release recomputes AC/AN/AF and ``freq`` on its own samples).
 
-Globals ``variant_qc_params`` record every threshold and resource used.
+Globals ``variant_qc_params`` record every threshold and resource used; ``variant_qc_notes`` (array<str>)
+what the release notes must say about the filters (:func:`annotation_coverage_notes`: samples from callers
+without GATK's allele-specific annotations; empty for a GATK-only cohort).
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
     (falls back to the sample's PL[0] when the gVCFs lack it), AS_VarDP REF+ALT (falls back to AD), AS_RAW_MQ
     of ALT reads and ALT read count (falls back to RAW_MQandDP), AS_SB_TABLE REF/ALT strand counts (falls
     back to the per-sample SB of biallelic records).
+
+    The fallbacks apply per entry: in a cohort mixing GATK gVCFs with DRAGEN/DeepVariant ones (normalised to
+    the GATK layout at intake, :mod:`callset.intake.flavors`, without AS_RAW_MQ), a carrier adds the
+    annotation it has, and the MQ read count only together with its MQ sum: a carrier without AS_RAW_MQ adds
+    RAW_MQandDP (DRAGEN: the site's MQ over DP) or nothing (DeepVariant), never ALT reads without their MQ
+    (which pulled AS_MQ towards 0: an allele carried only by such samples had AS_MQ 0).
     """
     # gvcf_info fields are read only when present (``has``): a VDS combined from gVCFs without INFO has none
     has: set[str] = set(vd.gvcf_info.dtype.fields) if "gvcf_info" in vd.entry else set()
@@ -70,13 +78,23 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
             vardp = hl.int64(vd.gvcf_info.AS_VarDP[0] + vd.gvcf_info.AS_VarDP[li])
         else:
             vardp = hl.int64(vd.LAD[0] + vd.LAD[li])
-        if "AS_RAW_MQ" in has:
-            raw_mq, mq_reads = vd.gvcf_info.AS_RAW_MQ[li], hl.int64(vd.LAD[li])
+        if "AS_RAW_MQ" in has and "RAW_MQandDP" in has:
+            as_raw = vd.gvcf_info.AS_RAW_MQ[li]
+            raw_mq = hl.coalesce(as_raw, hl.float64(vd.gvcf_info.RAW_MQandDP[0]))
+            mq_reads = hl.if_else(hl.is_defined(as_raw), hl.int64(vd.LAD[li]),
+                                  hl.int64(vd.gvcf_info.RAW_MQandDP[1]))
+        elif "AS_RAW_MQ" in has:
+            raw_mq = vd.gvcf_info.AS_RAW_MQ[li]
+            mq_reads = hl.or_missing(hl.is_defined(raw_mq), hl.int64(vd.LAD[li]))
         elif "RAW_MQandDP" in has:
             raw_mq, mq_reads = hl.float64(vd.gvcf_info.RAW_MQandDP[0]), hl.int64(vd.gvcf_info.RAW_MQandDP[1])
         else:
             raw_mq, mq_reads = hl.missing(hl.tfloat64), hl.missing(hl.tint64)
-        if "AS_SB_TABLE" in has:
+        if "AS_SB_TABLE" in has and "SB" in entry:
+            biallelic = hl.len(vd.LA) == 2
+            sb_ref = hl.coalesce(vd.gvcf_info.AS_SB_TABLE[0], hl.or_missing(biallelic, vd.SB[0:2]))
+            sb_alt = hl.coalesce(vd.gvcf_info.AS_SB_TABLE[li], hl.or_missing(biallelic, vd.SB[2:4]))
+        elif "AS_SB_TABLE" in has:
             sb_ref, sb_alt = vd.gvcf_info.AS_SB_TABLE[0], vd.gvcf_info.AS_SB_TABLE[li]
         elif "SB" in entry:
             biallelic = hl.len(vd.LA) == 2
@@ -97,6 +115,60 @@ def annotate_allele_stats(vd: hl.MatrixTable) -> hl.MatrixTable:
         ))
 
     return vd.annotate_rows(_as=hl.agg.array_agg(stats, hl.range(1, hl.len(vd.alleles))))
+
+
+def annotation_coverage_notes(vds: hl.vds.VariantDataset) -> list[str]:
+    """What variant QC could use for samples whose gVCFs lack GATK's allele-specific MQ or strand annotations.
+
+    Samples are grouped by what their variant records carry (one pass over the variant data): AS_RAW_MQ
+    (GATK), only RAW_MQandDP (DRAGEN: intake computes it from DRAGEN's MQ), neither (DeepVariant); strand
+    counts (AS_SB_TABLE or SB) or none. Empty when every sample with a variant record has AS_RAW_MQ and
+    strand counts (a GATK-only cohort): nothing to say.
+    """
+    vd = vds.variant_data
+    has: set[str] = set(vd.gvcf_info.dtype.fields) if "gvcf_info" in vd.entry else set()
+
+    def any_defined(name: str, in_info: bool = True) -> hl.expr.BooleanExpression:
+        if in_info:  # gvcf_info is read only when it has the field (see annotate_allele_stats)
+            return hl.agg.any(hl.is_defined(vd.gvcf_info[name])) if name in has else hl.bool(False)
+        return hl.agg.any(hl.is_defined(vd[name])) if name in vd.entry else hl.bool(False)
+
+    per = vd.select_cols(
+        n_var=hl.agg.count_where(hl.is_defined(vd.LGT)),
+        as_mq=any_defined("AS_RAW_MQ"), site_mq=any_defined("RAW_MQandDP"),
+        strand=any_defined("AS_SB_TABLE") | any_defined("SB", in_info=False),
+    ).cols()
+    per = per.filter(per.n_var > 0)
+    c = per.aggregate(hl.struct(
+        n=hl.agg.count(),
+        as_mq=hl.agg.count_where(per.as_mq),
+        site_mq=hl.agg.count_where(~per.as_mq & per.site_mq),
+        no_mq=hl.agg.count_where(~per.as_mq & ~per.site_mq),
+        no_strand=hl.agg.count_where(~per.strand),
+    ))
+    if c.n == c.as_mq and not c.no_strand:
+        return []
+
+    def samples(n: int) -> str:
+        return f"{n} sample has" if n == 1 else f"{n} samples have"
+
+    notes = [f"{c.as_mq} of {c.n} samples have GATK allele-specific mapping quality (AS_RAW_MQ) in their gVCFs; "
+             "the others come from callers that write no AS_ annotations (DRAGEN, DeepVariant: normalised to the "
+             "GATK layout at intake). AS_QD and the LowQual filter use AS_QUALapprox/AS_VarDP, which intake "
+             "computes for every caller from PL and AD as GATK's ReblockGVCF does."]
+    if c.site_mq:
+        notes.append(f"{samples(c.site_mq)} only the site's mapping quality (RAW_MQandDP: DRAGEN's MQ and DP): "
+                     "as carriers they add it to AS_MQ in place of the allele's (MQ of all reads at the site).")
+    if c.no_mq:
+        notes.append(f"{samples(c.no_mq)} no mapping-quality annotation (DeepVariant): as carriers they add "
+                     "nothing to AS_MQ, which comes from the other carriers.")
+    if c.no_strand:
+        notes.append(f"{samples(c.no_strand)} no strand counts (SB/AS_SB_TABLE; DeepVariant): as carriers they "
+                     "add nothing to AS_FS/AS_SOR, which come from the other carriers.")
+    notes.append("An allele whose carriers all lack one of these has no AS_MQ (or AS_FS/AS_SOR); the learned "
+                 "filter imputes a missing feature with its training median, so it scores such an allele on the "
+                 "rest (at least the QD ratio), calibrated in its allele-count bin like every other allele.")
+    return notes
 
 
 def dense_split_mt(vds: hl.vds.VariantDataset) -> hl.MatrixTable:
@@ -141,7 +213,9 @@ def compute_site_metrics(
             AS_QD=hl.or_missing(a.vardp > 0, a.qual / hl.float64(a.vardp)),
             AS_MQ=hl.or_missing(a.mq_reads > 0, hl.sqrt(a.raw_mq / hl.float64(a.mq_reads))),
             AS_FS=fs_expr(a.ref_fw, a.ref_rv, a.alt_fw, a.alt_rv),
-            AS_SOR=hl.or_missing(hl.is_defined(a.ref_fw), sor_expr(a.ref_fw, a.ref_rv, a.alt_fw, a.alt_rv)),
+            # no carrier with strand counts (e.g. only DeepVariant carriers): no SOR, as no FS (not SOR of 0 reads)
+            AS_SOR=hl.or_missing(hl.coalesce(a.ref_fw + a.ref_rv + a.alt_fw + a.alt_rv > 0, False),
+                                 sor_expr(a.ref_fw, a.ref_rv, a.alt_fw, a.alt_rv)),
             AS_ALT_DP=a.alt_dp,
             AS_HET_ALT_DP=a.het_alt_dp,
             AS_HET_DP=a.het_dp,
@@ -178,6 +252,9 @@ def compute_sites(
     genotype, site, learned = dict(genotype or {}), dict(site or {}), dict(learned or {})
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    coverage = annotation_coverage_notes(vds)  # samples from callers without GATK's AS_ annotations
+    for note in coverage:
+        log.warning("annotations: %s", note)
     log.info("site metrics: densify, split, genotype criteria %s", genotype)
     ht = compute_site_metrics(dense_split_mt(vds), **genotype)
     ht = ht.checkpoint(str(work / "metrics.ht"), overwrite=True)
@@ -187,7 +264,7 @@ def compute_sites(
     ht, report = annotate_learned_filter(ht, training_ht=training_ht, **learned)
     ht = ht.checkpoint(str(work / "filtered.ht"), overwrite=True)
 
-    notes: list[str] = []
+    notes: list[str] = list(coverage)
     if fasta and gff3:
         csq = compute_consequences(ht, fasta=fasta, gff3=gff3, work_dir=work / "csq",
                                    reference_genome=reference_genome)
@@ -217,7 +294,8 @@ def compute_sites(
         "fasta": fasta, "gff3": gff3, "clinvar_vcf": clinvar_vcf, "population_sites": population_sites,
         "training_sites": training_sites,
     }
-    ht = ht.annotate_globals(variant_qc_params=json.dumps(params, default=str))
+    ht = ht.annotate_globals(variant_qc_params=json.dumps(params, default=str),
+                             variant_qc_notes=hl.literal(coverage, hl.tarray(hl.tstr)))
     ht = ht.select(
         "filters", "learned_filter_score", "consequence", "gene", "transcript_consequences", "clinvar",
         *(["population"] if population_sites else []),
