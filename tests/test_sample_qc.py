@@ -430,7 +430,7 @@ def test_outputs_keyed_by_research_ids(sim_qc, tmp_path: Path):
     import hail as hl
 
     ht = hl.read_table(str(tmp_path / "sample_qc.ht"))
-    assert ht.count() == 200 and list(ht.key) == ["research_id"]
+    assert ht.count() == DEFAULT_COHORT["samples"] and list(ht.key) == ["research_id"]
     check_report(
         tmp_path / "report.html",
         figures={"fig-pca", "fig-sex", "fig-kinship", "fig-metric-mean_coverage", "fig-metric-contamination"},

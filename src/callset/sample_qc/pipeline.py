@@ -197,14 +197,19 @@ def run_sample_qc(
     df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
     ld_r2 = qc_sites.get("ld_r2", 0.1)
     ld_window = int(qc_sites.get("ld_window_bp", 1_000_000))
-    if ld_r2 is not None:  # what this many samples can tell from chance (see detectable_r2)
-        ld_r2 = round(met.detectable_r2(ld_r2, qc_mt.count_cols()), 4)
+    # ancestry (and PC-Relate) read the markers pruned at ld_r2; how far relatedness can go is judged on the
+    # count pruned at the r² this many samples can tell from chance (the same set from 108 samples up)
+    count_r2 = None if ld_r2 is None else round(met.detectable_r2(ld_r2, qc_mt.count_cols()), 4)
     pruned_mt = qc_mt
-    if n_sites:
+    n_independent = n_anc_markers = n_sites
+    if n_sites and ld_r2 is not None:
         pruned_mt = met.ld_prune_qc_mt(qc_mt, r2=ld_r2, bp_window_size=ld_window)
         pruned_mt = pruned_mt.checkpoint(hl.utils.new_temp_file("sqc_ind", "mt"))
-    n_independent = pruned_mt.count_rows()
-    log.info("sample QC: %d independent markers (r2 < %s within %d bp)", n_independent, ld_r2, ld_window)
+        n_independent = n_anc_markers = pruned_mt.count_rows()
+        if count_r2 != ld_r2:
+            n_independent = met.ld_prune_qc_mt(qc_mt, r2=count_r2, bp_window_size=ld_window).count_rows()
+    log.info("sample QC: %d independent markers (r2 < %s within %d bp); %d at r2 < %s for ancestry",
+             n_independent, count_r2, ld_window, n_anc_markers, ld_r2)
     sites_what = f"{n_sites:,} common biallelic autosomal SNPs (AF >= {qc_sites.get('min_af', 0.01)})"
 
     c = _try(
@@ -242,12 +247,12 @@ def run_sample_qc(
         checks[-1] = CheckStatus("sex", True, "", what, sex_info.get("f_sites"))
 
     anc_pcs = panel_pcs = None
-    anc_what = f"{n_independent:,} independent (LD-pruned) common SNPs of the cohort"
+    anc_what = f"{n_anc_markers:,} LD-pruned (r2 < {ld_r2}) common SNPs of the cohort"
     if not panel_vcf:
         checks.append(
             CheckStatus(
                 "ancestry", False, "no labelled ancestry panel configured (sample_qc.ancestry_panel)", anc_what,
-                n_independent,
+                n_anc_markers,
             )
         )
     else:
@@ -270,7 +275,7 @@ def run_sample_qc(
             anc_info["oob"] = pred.attrs["panel_oob_accuracy"]
             return cohort_pcs, panel_frame, pred
 
-        got = _try(checks, "ancestry", _anc, markers=anc_what, n_markers=n_independent)
+        got = _try(checks, "ancestry", _anc, markers=anc_what, n_markers=n_anc_markers)
         if got is not None:
             anc_pcs, panel_pcs, pred = got
             df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
@@ -387,7 +392,7 @@ def run_sample_qc(
         "outliers": outliers,
         "n_qc_sites": n_sites,
         "n_independent_markers": n_independent,
-        "ld_prune": {"r2": ld_r2, "bp_window_size": ld_window},
+        "ld_prune": {"r2": ld_r2, "r2_independent_count": count_r2, "bp_window_size": ld_window},
         "kinship": kin_params,
     }
     return SampleQCResult(
