@@ -424,7 +424,9 @@ def _coverage(
         if c not in df:
             df[c] = np.nan if c.startswith("reported_") and c != "reported_sex" else ""
     df["reported_sex"] = df["reported_sex"].fillna("unknown").replace("", "unknown")
-    mean, frac, source = [], [], []
+    mean: list[Any] = []
+    frac: list[Any] = []
+    source: list[str] = []
     for r in df.to_dict("records"):
         cram = r.get("cram") or ""
         if isinstance(cram, str) and cram:
@@ -432,15 +434,14 @@ def _coverage(
             if not p.is_absolute() and r.get("batch_id") in cram_base:
                 p = Path(cram_base[r["batch_id"]]) / p
             m, f = cram_coverage(str(p), reference_fasta=reference_fasta)
-            mean.append(m), frac.append(f), source.append("cram")
+            row = (m, f, "cram")
         elif _finite(r.get("reported_mean_coverage")):
-            (
-                mean.append(r["reported_mean_coverage"]),
-                frac.append(r.get("reported_coverage_20x")),
-                source.append("center"),
-            )
+            row = (r["reported_mean_coverage"], r.get("reported_coverage_20x"), "center")
         else:
-            mean.append(r.get("gvcf_mean_depth")), frac.append(r.get("gvcf_coverage_20x")), source.append("gvcf")
+            row = (r.get("gvcf_mean_depth"), r.get("gvcf_coverage_20x"), "gvcf")
+        mean.append(row[0])
+        frac.append(row[1])
+        source.append(row[2])
     df["mean_coverage"], df["coverage_20x"], df["coverage_source"] = mean, frac, source
     return df
 

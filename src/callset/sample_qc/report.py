@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
     from callset.sample_qc.pipeline import SampleQCResult
@@ -63,8 +64,8 @@ def _axes(xlab: str, ylab: str, xr: tuple[float, float], yr: tuple[float, float]
 
 
 def svg_scatter(
-    xs: Sequence[float],
-    ys: Sequence[float],
+    xs: ArrayLike,
+    ys: ArrayLike,
     groups: Sequence[str],
     *,
     xlab: str,
@@ -95,7 +96,7 @@ def svg_scatter(
             parts.append(
                 f'<line x1="{PAD}" x2="{W - 10}" y1="{fy(v):.1f}" y2="{fy(v):.1f}" stroke="#888" stroke-dasharray="4"/>'
             )
-    for i in np.flatnonzero(ok):
+    for i in np.flatnonzero(ok).tolist():
         g = str(groups[i])
         fill = "none" if hollow is not None and hollow[i] else color[g]
         t = f"<title>{_esc(titles[i])}</title>" if titles is not None else ""
@@ -111,8 +112,8 @@ def svg_scatter(
 
 
 def svg_hist(
-    counts: Sequence[float],
-    edges: Sequence[float],
+    counts: ArrayLike,
+    edges: ArrayLike,
     *,
     xlab: str,
     ylab: str = "samples",
@@ -212,14 +213,22 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
     a = checks.get("ancestry")
     if a is not None and a.assessable and result.ancestry_pcs is not None:
         pcs = result.ancestry_pcs.merge(table[["research_id", "ancestry", "ancestry_prob"]], on="research_id")
-        xs, ys, groups, titles, hollow = [], [], [], [], []
+        points: list[tuple[float, float, str, str, bool]] = []  # x, y, group, title, hollow
         if result.panel_pcs is not None:
-            for r in result.panel_pcs.to_dict("records"):
-                xs.append(r["PC1"]), ys.append(r["PC2"]), groups.append(f"panel {r['ancestry']}")
-                titles.append(f"panel {r['s']} {r['ancestry']}"), hollow.append(True)
-        for r in pcs.to_dict("records"):
-            xs.append(r["PC1"]), ys.append(r["PC2"]), groups.append(str(r["ancestry"]))
-            titles.append(f"{r['research_id']} {r['ancestry']} p={r['ancestry_prob']:.2f}"), hollow.append(False)
+            points += [
+                (r["PC1"], r["PC2"], f"panel {r['ancestry']}", f"panel {r['s']} {r['ancestry']}", True)
+                for r in result.panel_pcs.to_dict("records")
+            ]
+        points += [
+            (r["PC1"], r["PC2"], str(r["ancestry"]), f"{r['research_id']} {r['ancestry']} p={r['ancestry_prob']:.2f}",
+             False)
+            for r in pcs.to_dict("records")
+        ]
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        groups = [p[2] for p in points]
+        titles = [p[3] for p in points]
+        hollow = [p[4] for p in points]
         body.append(
             _figure(
                 "fig-pca",

@@ -178,7 +178,7 @@ def _sample_task(i: int) -> dict[str, Any]:
     if flavor != "gatk":
         convert_gvcf(gv.path, flavor)
         gv.md5 = md5sum(gv.path)
-    out = {
+    out: dict[str, Any] = {
         "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
         "mean_coverage": gv.mean_coverage, "coverage_20x": gv.coverage_20x, "cram": "", "cram_md5": "",
         "bytes": gv.path.stat().st_size,
@@ -409,7 +409,7 @@ def _write_panel(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             if g.window.kind != "autosome" or not ids:
@@ -458,7 +458,7 @@ def _write_truth_genotypes(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             name = g.window.name
@@ -519,7 +519,22 @@ def _write_config(
     out: Path, opts: SimulationOptions, windows: list[Window], panel: Path, truth: Path, fasta: Path,
     extras: dict[str, Path] | None = None,
 ) -> Path:
-    cfg = {
+    simulation: dict[str, Any] = {
+        "fasta": str(fasta),
+        "panel_labels": str(panel.parent / "labels.tsv"),
+        "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
+        "intervals": [w.interval for w in windows],
+        "autosomal_intervals": [w.interval for w in windows if w.kind == "autosome"],
+        "windows": [
+            {"name": w.name, "kind": w.kind, "contig": w.contig, "start": w.start, "end": w.end}
+            for w in windows
+        ],
+        "windows_bed": str(fasta.parent / "windows.bed"),
+        "seed": opts.seed,
+        "samples": opts.samples,
+        "options": _plain(asdict(opts)),
+    }
+    cfg: dict[str, Any] = {
         "inbox": str(out / "inbox"),
         "results": str(out / "results"),
         "release": opts.release,
@@ -530,25 +545,11 @@ def _write_config(
         # a complete config on its own: import partitions sized to the windows (one per autosomal window)
         "combiner": {"import_interval_size": import_interval_size(windows)},
         "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
-        "simulation": {
-            "fasta": str(fasta),
-            "panel_labels": str(panel.parent / "labels.tsv"),
-            "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
-            "intervals": [w.interval for w in windows],
-            "autosomal_intervals": [w.interval for w in windows if w.kind == "autosome"],
-            "windows": [
-                {"name": w.name, "kind": w.kind, "contig": w.contig, "start": w.start, "end": w.end}
-                for w in windows
-            ],
-            "windows_bed": str(fasta.parent / "windows.bed"),
-            "seed": opts.seed,
-            "samples": opts.samples,
-            "options": _plain(asdict(opts)),
-        },
+        "simulation": simulation,
     }
     extras = {k: v for k, v in (extras or {}).items() if k != "fingerprint_panel"}
     if extras:  # only with --genes / --artefacts, so default output is unchanged
-        cfg["simulation"].update({k: str(v) for k, v in extras.items()})  # type: ignore[union-attr]
+        simulation.update({k: str(v) for k, v in extras.items()})
         # variant QC inputs: gene models on the simulated FASTA; the panel's sites as known-good training
         # sites for the learned filter (like HapMap/1000G resources for VQSR/VETS)
         cfg["variant_qc"] = {"fasta": str(fasta), "gff3": str(extras["gff3"]) if "gff3" in extras else None,

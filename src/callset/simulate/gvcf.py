@@ -160,7 +160,8 @@ def alt_fraction(copies: list[np.ndarray], n_sites: int) -> np.ndarray:
     """Fraction of a person's copies carrying a non-REF allele at each site (0 when there are no copies)."""
     if not copies:
         return np.zeros(n_sites)
-    return np.sum([c != 0 for c in copies], axis=0, dtype=np.float64) / len(copies)
+    carried: np.ndarray = np.stack([c != 0 for c in copies]).sum(axis=0, dtype=np.float64)
+    return carried / len(copies)
 
 
 def _allele_mix(g: WindowGenetics, groups: list[tuple[list[np.ndarray], float]], width: int) -> np.ndarray:
@@ -366,7 +367,7 @@ def write_gvcf(
     n_rec = n_var = 0
     window_depth: dict[str, float] = {}
     auto_sum = auto_20x = auto_len = 0
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(header.encode())
         fh.write(("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample_id + "\n").encode())
         for g in genetics:
