@@ -31,7 +31,7 @@ from callset.simulate.cohort import (
     simulate_cohort,
     simulation_windows,
 )
-from callset.simulate.gvcf import allele_likelihoods, genotype_likelihoods
+from callset.simulate.likelihoods import allele_likelihoods, genotype_likelihoods
 from callset.simulate.regions import AUTOSOME_WINDOWS, DEFAULT_AUTOSOMES, PAR1_X, default_windows, grch38_lengths
 from callset.simulate.stats import summarize_vcf
 

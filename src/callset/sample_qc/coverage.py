@@ -12,10 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from callset.errors import CallsetError
+
+if TYPE_CHECKING:
+    import pysam
 
 log = logging.getLogger(__name__)
 
@@ -96,21 +100,21 @@ def _measure(
     return total_depth / total_bases, total_hi / total_bases
 
 
-def _span(f: object, contig: str) -> tuple[int, int] | None:
+def _span(f: pysam.AlignmentFile, contig: str) -> tuple[int, int] | None:
     """0-based half-open span from the first read start to the last read end on ``contig``."""
     first = None
-    for read in f.fetch(contig):  # type: ignore[attr-defined]
+    for read in f.fetch(contig):
         first = read.reference_start
         break
     if first is None:
         return None
     last = first
-    length = f.get_reference_length(contig)  # type: ignore[attr-defined]
+    length = f.get_reference_length(contig)
     # walk back from the contig end in growing windows to find the last read without reading everything
     step = 100_000
     start = max(0, length - step)
     while True:
-        ends = [r.reference_end for r in f.fetch(contig, start, length) if r.reference_end]  # type: ignore[attr-defined]
+        ends = [r.reference_end for r in f.fetch(contig, start, length) if r.reference_end]
         if ends:
             last = max(ends)
             break

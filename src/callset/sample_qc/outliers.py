@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import SupportsFloat, cast
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,7 @@ def hard_filter_reasons(row: Mapping[str, object], thresholds: Mapping[str, floa
         x = row.get(k)
         if x is None or (isinstance(x, float) and np.isnan(x)):
             return None
-        return float(x)  # type: ignore[arg-type]
+        return float(cast(SupportsFloat, x))  # numbers (or numeric text) from the sample table
 
     checks = (
         ("min_mean_coverage", "mean_coverage", "low_coverage", lambda x, t: x < t),

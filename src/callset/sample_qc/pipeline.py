@@ -180,18 +180,85 @@ def run_sample_qc(
     ancestry = dict(ancestry or {})
     outliers = dict(outliers or {})
     thresholds = {**DEFAULT_HARD_FILTERS, **(hard_filters or {})}
-    checks: list[CheckStatus] = []
+    checks: list[CheckStatus] = []  # in report order: contamination, sex, ancestry, relatedness (2)
 
+    df, depth_ht, sites = _sample_metrics(vds, qc_sites)
+    for found in (
+        _check_contamination(sites, checks, contamination or {}),
+        _check_sex(vds, depth_ht, checks, sex_cutoffs or {}),
+    ):
+        if found is not None:
+            df = df.merge(found, on="s", how="left")
+    anc_pcs, panel_pcs, pred = _check_ancestry(
+        sites, checks, panel_vcf=panel_vcf, panel_labels=panel_labels, reference_genome=reference_genome,
+        ancestry=ancestry,
+    )
+    if pred is not None:
+        df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
+    pairs, kin_hist, kin_params = _check_relatedness(sites, checks, relatedness, anc_pcs)
+
+    df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
+    _add_sex_concordance(df)
+    df["hard_filter_reasons"] = _hard_filter_reasons(df, thresholds)
+    df["flags"], bounds = _flags(df, anc_pcs, pairs, outliers)
+    params = {
+        "hard_filters": thresholds,
+        "qc_sites": qc_sites,
+        "sex_cutoffs": dict(sex_cutoffs or {}),
+        "contamination": dict(contamination or {}),
+        "relatedness": relatedness,
+        "ancestry": ancestry,
+        "outliers": outliers,
+        "n_qc_sites": sites.n_sites,
+        "n_independent_markers": sites.n_independent,
+        "ld_prune": {"r2": sites.ld_r2, "r2_independent_count": sites.count_r2, "bp_window_size": sites.ld_window},
+        "kinship": kin_params,
+    }
+    return SampleQCResult(
+        samples=df, related_pairs=pairs, ancestry_pcs=anc_pcs, panel_pcs=panel_pcs, checks=checks,
+        kinship_hist=kin_hist, outlier_bounds=bounds, params=params, n_qc_sites=sites.n_sites,
+        n_independent_markers=sites.n_independent,
+    )
+
+
+@dataclass
+class _QCSites:
+    """The dense QC MatrixTables the genetic checks share, and what they rest on."""
+
+    qc_mt: hl.MatrixTable  #: common biallelic autosomal SNPs
+    pruned_mt: hl.MatrixTable  #: the LD-pruned (independent) subset
+    n_sites: int
+    n_independent: int
+    min_af: float
+    ld_r2: float | None
+    ld_window: int
+    n_anc_markers: int  #: markers pruned at ld_r2 (ancestry, PC-Relate)
+    count_r2: float | None  #: the r² the independent-marker count was pruned at (see detectable_r2)
+
+    @property
+    def sites_what(self) -> str:
+        return f"{self.n_sites:,} common biallelic autosomal SNPs (AF >= {self.min_af})"
+
+    @property
+    def independent_what(self) -> str:
+        return f"{self.n_independent:,} independent (LD-pruned) common"
+
+
+def _sample_metrics(
+    vds: hl.vds.VariantDataset, qc_sites: Mapping[str, Any]
+) -> tuple[pd.DataFrame, hl.Table, _QCSites]:
+    """Per-sample Hail metrics, depth by region and call rate at the QC sites; the depth Table (for the sex
+    check) and the QC sites, LD-pruned."""
     log.info("sample QC: Hail metrics (autosomes)")
     df = _frame(met.compute_sample_metrics(vds))
     log.info("sample QC: depth by region")
     depth_ht = met.compute_depth_by_region(vds).checkpoint(hl.utils.new_temp_file("sqc_depth", "ht"))
-    depth = _frame(depth_ht)
-    df = df.merge(depth, on="s", how="left")
+    df = df.merge(_frame(depth_ht), on="s", how="left")
     log.info("sample QC: dense QC MatrixTable of common biallelic autosomal SNPs")
-    qc_mt = met.get_qc_mt(
-        vds, min_af=qc_sites.get("min_af", 0.01), min_callrate=qc_sites.get("min_call_rate", 0.95)
-    ).checkpoint(hl.utils.new_temp_file("sqc_qc", "mt"))
+    min_af = qc_sites.get("min_af", 0.01)
+    qc_mt = met.get_qc_mt(vds, min_af=min_af, min_callrate=qc_sites.get("min_call_rate", 0.95)).checkpoint(
+        hl.utils.new_temp_file("sqc_qc", "mt")
+    )
     n_sites = qc_mt.count_rows()
     log.info("sample QC: %d QC sites; LD pruning", n_sites)
     df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
@@ -210,23 +277,35 @@ def run_sample_qc(
             n_independent = met.ld_prune_qc_mt(qc_mt, r2=count_r2, bp_window_size=ld_window).count_rows()
     log.info("sample QC: %d independent markers (r2 < %s within %d bp); %d at r2 < %s for ancestry",
              n_independent, count_r2, ld_window, n_anc_markers, ld_r2)
-    sites_what = f"{n_sites:,} common biallelic autosomal SNPs (AF >= {qc_sites.get('min_af', 0.01)})"
+    return df, depth_ht, _QCSites(
+        qc_mt, pruned_mt, n_sites, n_independent, min_af, ld_r2, ld_window, n_anc_markers, count_r2
+    )
 
+
+def _check_contamination(
+    sites: _QCSites, checks: list[CheckStatus], contamination: Mapping[str, Any]
+) -> pd.DataFrame | None:
+    """Contamination per sample from hom-alt calls at the QC sites (None when not assessable)."""
     c = _try(
-        checks, "contamination", lambda: _frame(contam.compute_contamination(qc_mt, **(contamination or {}))),
-        markers=sites_what, n_markers=n_sites,
+        checks, "contamination", lambda: _frame(contam.compute_contamination(sites.qc_mt, **contamination)),
+        markers=sites.sites_what, n_markers=sites.n_sites,
     )
     if c is not None:
-        df = df.merge(c, on="s", how="left")
         med = c["contamination_n_sites"].median()
         checks[-1] = CheckStatus(
             "contamination", True, "",
-            f"hom-alt calls at {sites_what}: median {med:,.0f} per sample", n_sites,
+            f"hom-alt calls at {sites.sites_what}: median {med:,.0f} per sample", sites.n_sites,
         )
+    return c
 
+
+def _check_sex(
+    vds: hl.vds.VariantDataset, depth_ht: hl.Table, checks: list[CheckStatus], sex_cutoffs: Mapping[str, Any]
+) -> pd.DataFrame | None:
+    """Karyotype from chrX/chrY depth, with chrX F when the callset supports it (None when not assessable)."""
     sex_info: dict[str, Any] = {}
 
-    def _sex() -> pd.DataFrame:
+    def karyotypes() -> pd.DataFrame:
         try:
             f_ht = sex.compute_chrx_fstat(vds)
             sex_info["f_sites"] = hl.eval(f_ht.chrx_f_sites)
@@ -234,74 +313,87 @@ def run_sample_qc(
             log.warning("sample QC: chrX F-statistic not available (%s): karyotype from depth only", e)
             sex_info["f_note"] = str(e)
             f_ht = None
-        return _frame(sex.compute_karyotype(depth_ht, f_ht, **(sex_cutoffs or {})))
+        return _frame(sex.compute_karyotype(depth_ht, f_ht, **sex_cutoffs))
 
-    s = _try(checks, "sex", _sex, markers="chrX/chrY non-PAR depth (reference blocks and calls)")
+    what = "chrX/chrY non-PAR depth (reference blocks and calls)"
+    s = _try(checks, "sex", karyotypes, markers=what)
     if s is not None:
-        df = df.merge(s, on="s", how="left")
-        what = "chrX/chrY non-PAR depth (reference blocks and calls)"
         if "f_sites" in sex_info:
             what += f" and chrX F on {sex_info['f_sites']:,} common chrX non-PAR SNPs"
         else:
             what += f"; no chrX F ({sex_info.get('f_note', '')})"
         checks[-1] = CheckStatus("sex", True, "", what, sex_info.get("f_sites"))
+    return s
 
-    anc_pcs = panel_pcs = None
-    anc_what = f"{n_anc_markers:,} LD-pruned (r2 < {ld_r2}) common SNPs of the cohort"
+
+def _check_ancestry(
+    sites: _QCSites, checks: list[CheckStatus], *, panel_vcf: str | None, panel_labels: str | None,
+    reference_genome: str, ancestry: Mapping[str, Any],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
+    """Cohort PCs projected onto the labelled panel's, the panel's PCs, and the assigned ancestries
+    (``s ancestry ancestry_prob``); three Nones when there is no panel or the check is not assessable."""
+    anc_what = f"{sites.n_anc_markers:,} LD-pruned (r2 < {sites.ld_r2}) common SNPs of the cohort"
     if not panel_vcf:
-        checks.append(
-            CheckStatus(
-                "ancestry", False, "no labelled ancestry panel configured (sample_qc.ancestry_panel)", anc_what,
-                n_anc_markers,
-            )
+        reason = "no labelled ancestry panel configured (sample_qc.ancestry_panel)"
+        checks.append(CheckStatus("ancestry", False, reason, anc_what, sites.n_anc_markers))
+        return None, None, None
+    anc_info: dict[str, Any] = {}
+
+    def assign() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        panel_mt = anc.read_panel(panel_vcf, labels_tsv=panel_labels, reference_genome=reference_genome)
+        c_ht, p_ht, _ = anc.compute_ancestry_pcs(
+            sites.pruned_mt, panel_mt, n_pcs=ancestry.get("n_pcs"), min_sites=ancestry.get("min_sites", 100)
         )
-    else:
-        anc_info: dict[str, Any] = {}
+        k = len(c_ht.aggregate(hl.agg.take(c_ht.scores, 1))[0])
+        anc_info["n_sites"] = hl.eval(c_ht.n_sites)
+        anc_info["n_pcs"] = k
+        cohort_pcs = anc.scores_frame(c_ht, k)
+        panel_frame = anc.scores_frame(p_ht, k, extra=("ancestry",))
+        pred = anc.assign_ancestry(
+            cohort_pcs, panel_frame, min_prob=ancestry.get("min_prob", 0.75),
+            min_panel_accuracy=ancestry.get("min_panel_accuracy", 0.9),
+        )
+        anc_info["oob"] = pred.attrs["panel_oob_accuracy"]
+        return cohort_pcs, panel_frame, pred
 
-        def _anc() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-            panel_mt = anc.read_panel(panel_vcf, labels_tsv=panel_labels, reference_genome=reference_genome)
-            c_ht, p_ht, _ = anc.compute_ancestry_pcs(
-                pruned_mt, panel_mt, n_pcs=ancestry.get("n_pcs"), min_sites=ancestry.get("min_sites", 100)
-            )
-            k = len(c_ht.aggregate(hl.agg.take(c_ht.scores, 1))[0])
-            anc_info["n_sites"] = hl.eval(c_ht.n_sites)
-            anc_info["n_pcs"] = k
-            cohort_pcs = anc.scores_frame(c_ht, k)
-            panel_frame = anc.scores_frame(p_ht, k, extra=("ancestry",))
-            pred = anc.assign_ancestry(
-                cohort_pcs, panel_frame, min_prob=ancestry.get("min_prob", 0.75),
-                min_panel_accuracy=ancestry.get("min_panel_accuracy", 0.9),
-            )
-            anc_info["oob"] = pred.attrs["panel_oob_accuracy"]
-            return cohort_pcs, panel_frame, pred
+    got = _try(checks, "ancestry", assign, markers=anc_what, n_markers=sites.n_anc_markers)
+    if got is None:
+        return None, None, None
+    checks[-1] = CheckStatus(
+        "ancestry", True, "",
+        f"{anc_info['n_sites']:,} independent common SNPs shared with the labelled panel; "
+        f"{anc_info['n_pcs']} PCs; panel groups told apart in {anc_info['oob']:.0%} (out-of-bag)",
+        anc_info["n_sites"],
+    )
+    return got
 
-        got = _try(checks, "ancestry", _anc, markers=anc_what, n_markers=n_anc_markers)
-        if got is not None:
-            anc_pcs, panel_pcs, pred = got
-            df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
-            checks[-1] = CheckStatus(
-                "ancestry", True, "",
-                f"{anc_info['n_sites']:,} independent common SNPs shared with the labelled panel; "
-                f"{anc_info['n_pcs']} PCs; panel groups told apart in {anc_info['oob']:.0%} (out-of-bag)",
-                anc_info["n_sites"],
-            )
+
+def _pc_columns(anc_pcs: pd.DataFrame | None) -> list[str]:
+    """``PC1..PCk`` of the cohort's ancestry PCs (none without them)."""
     n_pcs = 0 if anc_pcs is None else sum(c.startswith("PC") for c in anc_pcs.columns)
+    return [f"PC{i + 1}" for i in range(n_pcs)]
 
-    kin_hist = None
+
+def _check_relatedness(
+    sites: _QCSites, checks: list[CheckStatus], relatedness: Mapping[str, Any], anc_pcs: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
+    """Kinship of every pair: the related pairs (``id1 id2 kinship degree``) at the assessable degrees, the
+    kinship histogram (None when not assessable) and the kinship parameters; appends the ``relatedness``
+    and ``relatedness_second_degree`` checks."""
     pairs = pd.DataFrame(columns=["id1", "id2", "kinship", "degree"])
     method = relatedness.get("method", "king")
-    kin_what = f"{n_independent:,} independent (LD-pruned) common autosomal SNPs"
-    kin_params: dict[str, Any] = {}
+    kin_what = f"{sites.independent_what} autosomal SNPs"
+    pc_cols = _pc_columns(anc_pcs)
     try:
         kr = rel.compute_kinship(
-            qc_mt if method == "king" else pruned_mt,
-            n_independent=n_independent if method == "king" else None,
+            sites.qc_mt if method == "king" else sites.pruned_mt,
+            n_independent=sites.n_independent if method == "king" else None,
             method=method,
             k=relatedness.get("k", 3),
             min_individual_maf=relatedness.get("min_individual_maf", 0.01),
             scores=None
             if anc_pcs is None or method != "pc_relate"
-            else {r["s"]: [r[f"PC{i + 1}"] for i in range(n_pcs)] for r in anc_pcs.to_dict("records")},
+            else {r["s"]: [r[c] for c in pc_cols] for r in anc_pcs.to_dict("records")},
             min_independent_markers=relatedness.get("min_independent_markers") or {},
             max_pairs_per_sample=relatedness.get("max_pairs_per_sample", 1.0),
         )
@@ -309,45 +401,52 @@ def run_sample_qc(
         log.warning("sample QC: relatedness not assessable: %s", e)
         for name in ("relatedness", "relatedness_second_degree"):
             checks.append(CheckStatus(name, False, str(e), e.markers or kin_what, e.n_markers))
-    else:
-        kin_params = kr.params
-        h = rel.kinship_histogram(kr.kin_ht)
-        kin_hist = {
-            "bin_edges": list(h.bin_edges),
-            "bin_freq": list(h.bin_freq),
-            "n_smaller": h.n_smaller,
-            "n_larger": h.n_larger,
-        }
-        close_ok = kr.assessable["duplicate"] and kr.assessable["first"]
-        reason = "" if close_ok else "; ".join(
-            f"{d}: {kr.reasons[d]}" for d in ("duplicate", "first") if not kr.assessable[d]
-        )
-        if kr.assessable["duplicate"] and not kr.assessable["first"]:
-            reason = "duplicates assessed, first degree not: " + kr.reasons["first"]
-        what = (f"{method} kinship on all {n_sites:,} QC sites; {kin_what}" if method == "king"
-                else f"{method} kinship on {kin_what}")
-        checks.append(CheckStatus("relatedness", kr.assessable["duplicate"], reason, what, kr.n_markers))
-        checks.append(
-            CheckStatus("relatedness_second_degree", kr.assessable["second"], kr.reasons["second"], what, kr.n_markers)
-        )
-        floor = kr.min_reported_kinship(relatedness.get("min_kinship", 0.1))
-        if floor is not None:
-            p = _frame(rel.filter_related_pairs(kr.kin_ht, min_kinship=floor), key="id1")
-            pairs = p[["id1", "id2", "kinship", "degree"]] if len(p) else pairs
+        return pairs, None, {}
+    h = rel.kinship_histogram(kr.kin_ht)
+    kin_hist = {
+        "bin_edges": list(h.bin_edges),
+        "bin_freq": list(h.bin_freq),
+        "n_smaller": h.n_smaller,
+        "n_larger": h.n_larger,
+    }
+    close_ok = kr.assessable["duplicate"] and kr.assessable["first"]
+    reason = "" if close_ok else "; ".join(
+        f"{d}: {kr.reasons[d]}" for d in ("duplicate", "first") if not kr.assessable[d]
+    )
+    if kr.assessable["duplicate"] and not kr.assessable["first"]:
+        reason = "duplicates assessed, first degree not: " + kr.reasons["first"]
+    what = (f"{method} kinship on all {sites.n_sites:,} QC sites; {kin_what}" if method == "king"
+            else f"{method} kinship on {kin_what}")
+    checks.append(CheckStatus("relatedness", kr.assessable["duplicate"], reason, what, kr.n_markers))
+    checks.append(
+        CheckStatus("relatedness_second_degree", kr.assessable["second"], kr.reasons["second"], what, kr.n_markers)
+    )
+    floor = kr.min_reported_kinship(relatedness.get("min_kinship", 0.1))
+    if floor is not None:
+        p = _frame(rel.filter_related_pairs(kr.kin_ht, min_kinship=floor), key="id1")
+        pairs = p[["id1", "id2", "kinship", "degree"]] if len(p) else pairs
+    return pairs, kin_hist, kr.params
 
-    df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
-    if "inferred_karyotype" in df:
-        rep = df.get("reported_sex", pd.Series("unknown", index=df.index)).fillna("unknown").str.lower()
-        expected = df["inferred_karyotype"].map(sex.KARYOTYPE_SEX)
-        known = expected.notna() & rep.isin(["female", "male"])
-        df["sex_concordant"] = pd.Series(
-            [bool(e == r) if k else None for e, r, k in zip(expected, rep, known, strict=True)],
-            index=df.index,
-            dtype=object,
-        )
 
-    # hard filters (coverage only from measured or center-reported values, never the gVCF estimate)
-    df["hard_filter_reasons"] = [
+def _add_sex_concordance(df: pd.DataFrame) -> None:
+    """``sex_concordant``: inferred karyotype's sex equals the reported one (None when either is unknown);
+    in place, only when the sex check ran."""
+    if "inferred_karyotype" not in df:
+        return
+    rep = df.get("reported_sex", pd.Series("unknown", index=df.index)).fillna("unknown").str.lower()
+    expected = df["inferred_karyotype"].map(sex.KARYOTYPE_SEX)
+    known = expected.notna() & rep.isin(["female", "male"])
+    df["sex_concordant"] = pd.Series(
+        [bool(e == r) if k else None for e, r, k in zip(expected, rep, known, strict=True)],
+        index=df.index,
+        dtype=object,
+    )
+
+
+def _hard_filter_reasons(df: pd.DataFrame, thresholds: Mapping[str, Any]) -> list[list[str]]:
+    """Hard-filter reasons per sample; coverage only from measured or center-reported values, never the
+    gVCF estimate."""
+    return [
         outl.hard_filter_reasons(
             {
                 **r,
@@ -358,11 +457,17 @@ def run_sample_qc(
         )
         for r in df.to_dict("records")
     ]
-    pc_cols = [f"PC{i + 1}" for i in range(n_pcs)] if anc_pcs is not None else []
+
+
+def _flags(
+    df: pd.DataFrame, anc_pcs: pd.DataFrame | None, pairs: pd.DataFrame, outliers: Mapping[str, Any]
+) -> tuple[list[list[str]], dict[str, pd.DataFrame]]:
+    """Flags per sample (metric outliers within ancestry groups, one sample of each related pair among the
+    samples passing the hard filters, sex aneuploidy) and the outlier bounds per metric."""
     odf = df.merge(anc_pcs, on="s", how="left") if anc_pcs is not None else df
     oflags, bounds = outl.outlier_flags(
         odf,
-        pc_columns=pc_cols,
+        pc_columns=_pc_columns(anc_pcs),
         group_column="ancestry" if anc_pcs is not None else None,
         n_mads=outliers.get("n_mads", 8.0),
         min_group_size=outliers.get("min_group_size", 10),
@@ -381,39 +486,14 @@ def run_sample_qc(
         for i, k in enumerate(df.inferred_karyotype):
             if k in ("X0", "XXY"):
                 flags[i].append("sex_aneuploidy")
-    df["flags"] = flags
-    params = {
-        "hard_filters": thresholds,
-        "qc_sites": qc_sites,
-        "sex_cutoffs": dict(sex_cutoffs or {}),
-        "contamination": dict(contamination or {}),
-        "relatedness": relatedness,
-        "ancestry": ancestry,
-        "outliers": outliers,
-        "n_qc_sites": n_sites,
-        "n_independent_markers": n_independent,
-        "ld_prune": {"r2": ld_r2, "r2_independent_count": count_r2, "bp_window_size": ld_window},
-        "kinship": kin_params,
-    }
-    return SampleQCResult(
-        samples=df,
-        related_pairs=pairs,
-        ancestry_pcs=anc_pcs,
-        panel_pcs=panel_pcs,
-        checks=checks,
-        kinship_hist=kin_hist,
-        outlier_bounds=bounds,
-        params=params,
-        n_qc_sites=n_sites,
-        n_independent_markers=n_independent,
-    )
+    return flags, bounds
 
 
 def _coverage(
     df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None
 ) -> pd.DataFrame:
     """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
-    from callset.sample_qc.coverage import cram_coverage_or_none
+    from callset.sample_qc.coverage import cram_coverage
 
     df = df.rename(columns={"dp_autosome_covered": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
     if center is not None and len(center):
@@ -429,26 +509,24 @@ def _coverage(
         if c not in df:
             df[c] = np.nan if c.startswith("reported_") and c != "reported_sex" else ""
     df["reported_sex"] = df["reported_sex"].fillna("unknown").replace("", "unknown")
-    mean, frac, source = [], [], []
+    mean: list[Any] = []
+    frac: list[Any] = []
+    source: list[str] = []
     for r in df.to_dict("records"):
         cram = r.get("cram") or ""
-        measured = None  # a CRAM that cannot be measured: the center's value (else the gVCF's), with a warning
         if isinstance(cram, str) and cram:
             p = Path(cram)
             if not p.is_absolute() and r.get("batch_id") in cram_base:
                 p = Path(cram_base[r["batch_id"]]) / p
-            fallback = "the center's report" if _finite(r.get("reported_mean_coverage")) else "the gVCF estimate"
-            measured = cram_coverage_or_none(str(p), reference_fasta=reference_fasta, sample=r["s"], fallback=fallback)
-        if measured is not None:
-            mean.append(measured[0]), frac.append(measured[1]), source.append("cram")
+            m, f = cram_coverage(str(p), reference_fasta=reference_fasta)
+            row = (m, f, "cram")
         elif _finite(r.get("reported_mean_coverage")):
-            (
-                mean.append(r["reported_mean_coverage"]),
-                frac.append(r.get("reported_coverage_20x")),
-                source.append("center"),
-            )
+            row = (r["reported_mean_coverage"], r.get("reported_coverage_20x"), "center")
         else:
-            mean.append(r.get("gvcf_mean_depth")), frac.append(r.get("gvcf_coverage_20x")), source.append("gvcf")
+            row = (r.get("gvcf_mean_depth"), r.get("gvcf_coverage_20x"), "gvcf")
+        mean.append(row[0])
+        frac.append(row[1])
+        source.append(row[2])
     df["mean_coverage"], df["coverage_20x"], df["coverage_source"] = mean, frac, source
     return df
 

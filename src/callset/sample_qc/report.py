@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
+    from callset.sample_qc import CheckStatus
     from callset.sample_qc.pipeline import SampleQCResult
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
@@ -63,8 +65,8 @@ def _axes(xlab: str, ylab: str, xr: tuple[float, float], yr: tuple[float, float]
 
 
 def svg_scatter(
-    xs: Sequence[float],
-    ys: Sequence[float],
+    xs: ArrayLike,
+    ys: ArrayLike,
     groups: Sequence[str],
     *,
     xlab: str,
@@ -95,7 +97,7 @@ def svg_scatter(
             parts.append(
                 f'<line x1="{PAD}" x2="{W - 10}" y1="{fy(v):.1f}" y2="{fy(v):.1f}" stroke="#888" stroke-dasharray="4"/>'
             )
-    for i in np.flatnonzero(ok):
+    for i in np.flatnonzero(ok).tolist():
         g = str(groups[i])
         fill = "none" if hollow is not None and hollow[i] else color[g]
         t = f"<title>{_esc(titles[i])}</title>" if titles is not None else ""
@@ -111,8 +113,8 @@ def svg_scatter(
 
 
 def svg_hist(
-    counts: Sequence[float],
-    edges: Sequence[float],
+    counts: ArrayLike,
+    edges: ArrayLike,
     *,
     xlab: str,
     ylab: str = "samples",
@@ -172,16 +174,29 @@ def _table(df: pd.DataFrame, cols: Sequence[str]) -> str:
 def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "Sample QC") -> str:
     """The whole page for a research-ID keyed result and its ``sample_qc.tsv`` table."""
     checks = {c.check: c for c in result.checks}
-    thr: dict[str, Any] = result.params.get("hard_filters", {})
-    n = len(table)
+    body = [
+        f"<h1>{_esc(title)}</h1>",
+        f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+        _summary_section(result, table),
+        _checks_section(result),
+        _pca_section(result, table, checks.get("ancestry")),
+        _metrics_section(result, table),
+        _sex_section(table, checks.get("sex")),
+        _kinship_section(result, checks.get("relatedness"), checks.get("relatedness_second_degree")),
+        _samples_section(table),
+    ]
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _summary_section(result: SampleQCResult, table: pd.DataFrame) -> str:
     n_hard = int((table.hard_filter_reasons != "").sum())
     n_flag = int((table["flags"] != "").sum())
-    body = [f"<h1>{_esc(title)}</h1>", f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>"]
-
-    body.append('<section id="summary"><h2>Summary</h2>')
     summary = pd.DataFrame(
         [
-            {"item": "samples in the cohort", "value": n},
+            {"item": "samples in the cohort", "value": len(table)},
             {"item": "hard-filtered (excluded from the release)", "value": n_hard},
             {"item": "flagged (kept, listed)", "value": n_flag},
             {"item": "related pairs (kinship ≥ threshold)", "value": len(result.related_pairs)},
@@ -189,9 +204,10 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
             {"item": "independent markers (QC sites after LD pruning)", "value": result.n_independent_markers},
         ]
     )
-    body.append(_table(summary, ["item", "value"]) + "</section>")
+    return '<section id="summary"><h2>Summary</h2>' + _table(summary, ["item", "value"]) + "</section>"
 
-    body.append('<section id="checks"><h2>Checks</h2>')
+
+def _checks_section(result: SampleQCResult) -> str:
     cols = ["check", "status", "markers used", "reason"]
     rows = [
         {
@@ -202,103 +218,117 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
         }
         for c in result.checks
     ]
-    body.append(_table(pd.DataFrame(rows, columns=cols), cols))
-    body.append(
-        "<p>A check that is not assessable excludes and flags nobody. Independent markers are the QC sites "
+    return (
+        '<section id="checks"><h2>Checks</h2>'
+        + _table(pd.DataFrame(rows, columns=cols), cols)
+        + "<p>A check that is not assessable excludes and flags nobody. Independent markers are the QC sites "
         "left after LD pruning: how many separate stretches of genome a genetic estimate rests on.</p></section>"
     )
 
-    body.append('<section id="pca"><h2>Genetic ancestry (PCA)</h2>')
-    a = checks.get("ancestry")
+
+def _pca_section(result: SampleQCResult, table: pd.DataFrame, a: CheckStatus | None) -> str:
+    parts = ['<section id="pca"><h2>Genetic ancestry (PCA)</h2>']
     if a is not None and a.assessable and result.ancestry_pcs is not None:
         pcs = result.ancestry_pcs.merge(table[["research_id", "ancestry", "ancestry_prob"]], on="research_id")
-        xs, ys, groups, titles, hollow = [], [], [], [], []
+        points: list[tuple[float, float, str, str, bool]] = []  # x, y, group, title, hollow
         if result.panel_pcs is not None:
-            for r in result.panel_pcs.to_dict("records"):
-                xs.append(r["PC1"]), ys.append(r["PC2"]), groups.append(f"panel {r['ancestry']}")
-                titles.append(f"panel {r['s']} {r['ancestry']}"), hollow.append(True)
-        for r in pcs.to_dict("records"):
-            xs.append(r["PC1"]), ys.append(r["PC2"]), groups.append(str(r["ancestry"]))
-            titles.append(f"{r['research_id']} {r['ancestry']} p={r['ancestry_prob']:.2f}"), hollow.append(False)
-        body.append(
+            points += [
+                (r["PC1"], r["PC2"], f"panel {r['ancestry']}", f"panel {r['s']} {r['ancestry']}", True)
+                for r in result.panel_pcs.to_dict("records")
+            ]
+        points += [
+            (r["PC1"], r["PC2"], str(r["ancestry"]), f"{r['research_id']} {r['ancestry']} p={r['ancestry_prob']:.2f}",
+             False)
+            for r in pcs.to_dict("records")
+        ]
+        parts.append(
             _figure(
                 "fig-pca",
-                svg_scatter(xs, ys, groups, xlab="PC1", ylab="PC2", titles=titles, hollow=hollow),
+                svg_scatter(
+                    [p[0] for p in points], [p[1] for p in points], [p[2] for p in points], xlab="PC1", ylab="PC2",
+                    titles=[p[3] for p in points], hollow=[p[4] for p in points],
+                ),
                 "Cohort projected onto the labelled panel's PCs (filled), panel samples (hollow); "
                 "colour = assigned ancestry (oth: best probability below the threshold).",
             )
         )
         counts = table.ancestry.value_counts().rename_axis("ancestry").reset_index(name="samples")
-        body.append(_table(counts, ["ancestry", "samples"]))
+        parts.append(_table(counts, ["ancestry", "samples"]))
     else:
-        body.append(
+        parts.append(
             f'<p class="na">Ancestry not assessable: {_esc(a.reason if a else "not run")}. '
             "No ancestry is reported; outliers are judged against the whole cohort.</p>"
         )
-    body.append("</section>")
+    parts.append("</section>")
+    return "".join(parts)
 
-    body.append('<section id="metrics"><h2>Metric distributions</h2><div class="grid">')
-    specs = [
-        ("mean_coverage", [(thr.get("min_mean_coverage"), "min")], "mean coverage (x)"),
-        ("coverage_20x", [(thr.get("min_genome_coverage_20x"), "min")], "fraction of bases ≥ 20x"),
-        ("contamination", [(thr.get("max_contamination"), "max")], "contamination (estimated)"),
-        ("call_rate", [(thr.get("min_call_rate"), "min")], "call rate at QC sites"),
-        ("n_snp", [], "n_snp"),
-        ("n_singleton", [], "n_singleton"),
-        ("r_ti_tv", [], "r_ti_tv"),
-        ("r_het_hom_var", [], "r_het_hom_var"),
-        ("r_insertion_deletion", [], "r_insertion_deletion"),
-    ]
-    for col, lines, label in specs:
+
+#: metric histograms: column, hard-filter thresholds drawn on it (``hard_filters`` key, label), axis label
+METRIC_FIGURES: list[tuple[str, list[tuple[str, str]], str]] = [
+    ("mean_coverage", [("min_mean_coverage", "min")], "mean coverage (x)"),
+    ("coverage_20x", [("min_genome_coverage_20x", "min")], "fraction of bases ≥ 20x"),
+    ("contamination", [("max_contamination", "max")], "contamination (estimated)"),
+    ("call_rate", [("min_call_rate", "min")], "call rate at QC sites"),
+    ("n_snp", [], "n_snp"),
+    ("n_singleton", [], "n_singleton"),
+    ("r_ti_tv", [], "r_ti_tv"),
+    ("r_het_hom_var", [], "r_het_hom_var"),
+    ("r_insertion_deletion", [], "r_insertion_deletion"),
+]
+
+
+def _metrics_section(result: SampleQCResult, table: pd.DataFrame) -> str:
+    thr: dict[str, Any] = result.params.get("hard_filters", {})
+    parts = ['<section id="metrics"><h2>Metric distributions</h2><div class="grid">']
+    for col, lines, label in METRIC_FIGURES:
         if col not in table:
             continue
-        ln = [(float(v), f"{name} {v}") for v, name in lines if v is not None]
+        ln = [(float(v), f"{name} {v}") for key, name in lines if (v := thr.get(key)) is not None]
         b = result.outlier_bounds.get(col)
         cap = f"{label}; dashed red lines: hard-filter thresholds."
         if b is not None and len(b):
             cap += " Outlier bounds (residuals after PC regression): " + "; ".join(
                 f"{r['group']}: median {r['median']:.3g} ± {r['upper'] - r['median']:.3g}" for r in b.to_dict("records")
             )
-        body.append(_figure(f"fig-metric-{col}", _values_hist(table[col], ln, label), cap))
-    body.append("</div></section>")
+        parts.append(_figure(f"fig-metric-{col}", _values_hist(table[col], ln, label), cap))
+    parts.append("</div></section>")
+    return "".join(parts)
 
-    body.append('<section id="sex"><h2>Sex check</h2>')
-    s = checks.get("sex")
-    if s is not None and s.assessable:
-        titles = [
-            f"{r['research_id']} {r['inferred_karyotype']} reported {r['reported_sex']}"
-            for r in table.to_dict("records")
-        ]
-        body.append(
-            _figure(
-                "fig-sex",
-                svg_scatter(
-                    table.chrx_ploidy,
-                    table.chry_ploidy,
-                    table.inferred_karyotype.fillna(""),
-                    xlab="chrX ploidy (depth)",
-                    ylab="chrY ploidy (depth)",
-                    titles=titles,
-                    vlines=(1.5,),
-                    hlines=(0.35,),
-                ),
-                "Normalised chrX vs chrY depth (2 x region depth / autosomal depth); colour = inferred karyotype.",
-            )
+
+def _sex_section(table: pd.DataFrame, s: CheckStatus | None) -> str:
+    if s is None or not s.assessable:
+        return (
+            '<section id="sex"><h2>Sex check</h2>'
+            f'<p class="na">Sex check not assessable: {_esc(s.reason if s else "not run")}.</p></section>'
         )
-        ct = pd.crosstab(table.inferred_karyotype, table.reported_sex).reset_index()
-        ct.columns = [str(c) for c in ct.columns]
-        body.append(_table(ct, list(ct.columns)))
-    else:
-        body.append(f'<p class="na">Sex check not assessable: {_esc(s.reason if s else "not run")}.</p>')
-    body.append("</section>")
+    titles = [
+        f"{r['research_id']} {r['inferred_karyotype']} reported {r['reported_sex']}" for r in table.to_dict("records")
+    ]
+    figure = _figure(
+        "fig-sex",
+        svg_scatter(
+            table.chrx_ploidy,
+            table.chry_ploidy,
+            table.inferred_karyotype.fillna(""),
+            xlab="chrX ploidy (depth)",
+            ylab="chrY ploidy (depth)",
+            titles=titles,
+            vlines=(1.5,),
+            hlines=(0.35,),
+        ),
+        "Normalised chrX vs chrY depth (2 x region depth / autosomal depth); colour = inferred karyotype.",
+    )
+    ct = pd.crosstab(table.inferred_karyotype, table.reported_sex).reset_index()
+    ct.columns = [str(c) for c in ct.columns]
+    return '<section id="sex"><h2>Sex check</h2>' + figure + _table(ct, list(ct.columns)) + "</section>"
 
-    body.append('<section id="kinship"><h2>Relatedness</h2>')
-    k = checks.get("relatedness")
-    k2 = checks.get("relatedness_second_degree")
+
+def _kinship_section(result: SampleQCResult, k: CheckStatus | None, k2: CheckStatus | None) -> str:
+    parts = ['<section id="kinship"><h2>Relatedness</h2>']
     if k is not None and k.assessable and result.kinship_hist:
         h = result.kinship_hist
         method = str(result.params.get("kinship", {}).get("method", "king"))
-        body.append(
+        parts.append(
             _figure(
                 "fig-kinship",
                 svg_hist(
@@ -313,42 +343,30 @@ def render_report(result: SampleQCResult, table: pd.DataFrame, *, title: str = "
             )
         )
         if k.reason:
-            body.append(f'<p class="na">{_esc(k.reason)}.</p>')
+            parts.append(f'<p class="na">{_esc(k.reason)}.</p>')
         if k2 is not None and not k2.assessable:
-            body.append(
+            parts.append(
                 f'<p class="na">Second-degree relatedness not assessable: {_esc(k2.reason)}. '
                 "No second-degree pair is reported and nobody is flagged for one.</p>"
             )
         if len(result.related_pairs):
-            body.append(_table(result.related_pairs, ["id1", "id2", "kinship", "degree"]))
+            parts.append(_table(result.related_pairs, ["id1", "id2", "kinship", "degree"]))
         else:
-            body.append("<p>No related pair at the assessable degrees.</p>")
+            parts.append("<p>No related pair at the assessable degrees.</p>")
     else:
-        body.append(f'<p class="na">Relatedness not assessable: {_esc(k.reason if k else "not run")}.</p>')
-    body.append("</section>")
+        parts.append(f'<p class="na">Relatedness not assessable: {_esc(k.reason if k else "not run")}.</p>')
+    parts.append("</section>")
+    return "".join(parts)
 
-    body.append('<section id="samples"><h2>Excluded and flagged samples</h2>')
+
+#: columns of the excluded-and-flagged table
+FLAGGED_COLUMNS = [
+    "research_id", "hard_filter_reasons", "flags", "mean_coverage", "contamination", "inferred_karyotype",
+    "reported_sex", "ancestry",
+]
+
+
+def _samples_section(table: pd.DataFrame) -> str:
     bad = table[(table.hard_filter_reasons != "") | (table["flags"] != "")]
-    if len(bad):
-        body.append(
-            _table(
-                bad,
-                [
-                    "research_id",
-                    "hard_filter_reasons",
-                    "flags",
-                    "mean_coverage",
-                    "contamination",
-                    "inferred_karyotype",
-                    "reported_sex",
-                    "ancestry",
-                ],
-            )
-        )
-    else:
-        body.append("<p>No sample was excluded or flagged.</p>")
-    body.append("</section>")
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
-    )
+    listing = _table(bad, FLAGGED_COLUMNS) if len(bad) else "<p>No sample was excluded or flagged.</p>"
+    return '<section id="samples"><h2>Excluded and flagged samples</h2>' + listing + "</section>"

@@ -10,6 +10,7 @@ haploid (DRAGEN, ``--sample-ploidy 1``) and diploid (HaplotypeCaller default) he
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import hail as hl
 
@@ -102,7 +103,7 @@ def sex_concordant_expr(
 def compute_karyotype(
     depth_ht: hl.Table,
     fstat_ht: hl.Table | None,
-    **cutoffs: object,
+    **cutoffs: Any,
 ) -> hl.Table:
     """Karyotype per sample from :func:`~callset.sample_qc.metrics.compute_depth_by_region` (+ F-stats).
 
@@ -118,5 +119,5 @@ def compute_karyotype(
         chry_ploidy=hl.or_missing(auto > 0, 2 * depth_ht.dp_chrY / auto),
         chrx_f=fstat_ht[depth_ht.key].chrx_f if fstat_ht is not None else hl.missing(hl.tfloat64),
     )
-    kar = karyotype_expr(ht.chrx_ploidy, ht.chry_ploidy, ht.chrx_f, **cutoffs)  # type: ignore[arg-type]
+    kar = karyotype_expr(ht.chrx_ploidy, ht.chry_ploidy, ht.chrx_f, **cutoffs)
     return ht.annotate(inferred_karyotype=hl.or_else(kar, "ambiguous"))

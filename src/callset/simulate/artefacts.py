@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from callset.simulate.genetics import BASES, WindowGenetics
+from callset.simulate.likelihoods import MQ60_SQ, genotype_likelihoods
 
 ARTEFACT_KINDS = ("strand_bias", "low_mq", "low_qd")
 ARTEFACT_TYPES = ("snv", "indel")
-MQ60_SQ = 3600
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,6 @@ def artefact_record(
     site: ArtefactSite, contig: str, pos: int, depth: int, rng: np.random.Generator, *, error_rate: float
 ) -> str:
     """One gVCF variant line (``0/1`` call with the artefact's annotation signature)."""
-    from callset.simulate.gvcf import genotype_likelihoods
-
     d = max(int(depth), 8)
     kind = site.kind
     vaf = rng.uniform(0.06, 0.14) if kind == "low_qd" else rng.uniform(0.2, 0.45)

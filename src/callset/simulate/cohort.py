@@ -178,7 +178,7 @@ def _sample_task(i: int) -> dict[str, Any]:
     if flavor != "gatk":
         convert_gvcf(gv.path, flavor)
         gv.md5 = md5sum(gv.path)
-    out = {
+    out: dict[str, Any] = {
         "gvcf": gv.path.name, "gvcf_md5": gv.md5, "n_records": gv.n_records, "n_variants": gv.n_variants,
         "mean_coverage": gv.mean_coverage, "coverage_20x": gv.coverage_20x, "cram": "", "cram_md5": "",
         "bytes": gv.path.stat().st_size,
@@ -223,6 +223,50 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         raise ValueError(f"unknown flavor {opts.flavor!r}; choose from {', '.join(FLAVORS)} (comma-separated)")
     inbox = out / "inbox"
     lengths = grch38_lengths()
+    plan = _plan(opts)
+    windows = simulation_windows(opts)
+    log.info("simulating %d samples (%d people) in %d batch(es) on %s", len(plan.samples),
+             sum(p.submitted for p in plan.people.values()), len(plan.batches),
+             ", ".join(w.interval for w in windows))
+    genetics, genes = _simulate_genetics(windows, plan, opts)
+    genomes = build_genomes(plan, genetics, seed=opts.seed)
+    autosomal = [g for g in genetics if g.window.kind == "autosome"]
+    artefacts = plan_artefacts(
+        autosomal, opts.artefacts, len(plan.samples), np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27E]))
+    )
+    fasta, md5s, extras = _write_reference(out, opts, plan, windows, genetics, genes, artefacts, lengths)
+    for b in plan.batches:
+        (inbox / b).mkdir(parents=True, exist_ok=True)
+
+    jobs = opts.jobs or min(2, os.cpu_count() or 1)
+    _STATE.clear()
+    _STATE.update(
+        opts=opts, plan=plan, genomes=genomes, genetics=genetics, inbox=inbox, fasta=fasta, md5s=md5s,
+        lengths=lengths, header=gvcf_header(lengths, bands=opts.gq_bands, note=f"seed={opts.seed}"),
+        edges=band_edges(opts.gq_bands), by_id={s.sample_id: s for s in plan.samples},
+        artefacts_of=_artefacts_by_sample(artefacts),
+    )
+    try:
+        results = _run_samples(len(plan.samples), jobs)
+    finally:
+        _STATE.clear()
+
+    manifests = _write_manifests(inbox, plan, results, seed=opts.seed)
+    truth = _write_truth(out / "truth.tsv", plan, results)
+    panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
+    extras["fingerprint_panel"] = write_fingerprint_panel(out / "panel", plan, genomes, genetics, lengths)
+    if opts.truth_genotypes:
+        _write_truth_genotypes(out / "truth_genotypes.vcf.bgz", plan, genomes, genetics, lengths)
+    config = _write_config(out, opts, windows, panel, truth, fasta, extras)
+    return SimulationResult(
+        out=out, config=config, truth=truth, manifests=manifests, panel=panel, fasta=fasta,
+        n_records=sum(r["n_records"] for r in results), n_variants=sum(r["n_variants"] for r in results),
+        bytes_written=sum(r["bytes"] for r in results),
+    )
+
+
+def _plan(opts: SimulationOptions) -> CohortPlan:
+    """The cohort plan of ``opts``, planted sample swaps included."""
     plan = plan_cohort(
         opts.samples, seed=opts.seed, n_batches=opts.batches, anomalies=opts.anomaly_counts(),
         ancestry_proportions=opts.ancestry_proportions, panel_per_ancestry=opts.panel_per_ancestry,
@@ -231,10 +275,14 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         cram_samples=opts.cram_samples, unknown_sex=opts.unknown_sex,
     )
     plan_swaps(plan, opts.swaps, np.random.default_rng(np.random.SeedSequence([opts.seed, 0x5A9])))
-    windows = simulation_windows(opts)
-    log.info("simulating %d samples (%d people) in %d batch(es) on %s", len(plan.samples),
-             sum(p.submitted for p in plan.people.values()), len(plan.batches),
-             ", ".join(w.interval for w in windows))
+    return plan
+
+
+def _simulate_genetics(
+    windows: list[Window], plan: CohortPlan, opts: SimulationOptions
+) -> tuple[list[WindowGenetics], list[Gene]]:
+    """Every window's genealogy and mutations (one after another, sharing the gene generator), with the
+    synthetic genes written into the reference before mutations are placed; and the genes."""
     model = mutation_model(opts)
     genes_of = _design_genes(windows, opts)
     genes = [gn for w in windows for gn in genes_of.get(w.name, [])]
@@ -253,16 +301,24 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         ))
     if genes:
         log.info("%d synthetic genes on %s", len(genes), ", ".join(sorted({g.contig for g in genes})))
-    genomes = build_genomes(plan, genetics, seed=opts.seed)
-    autosomal = [g for g in genetics if g.window.kind == "autosome"]
-    artefacts = plan_artefacts(
-        autosomal, opts.artefacts, len(plan.samples), np.random.default_rng(np.random.SeedSequence([opts.seed, 0xA27E]))
-    )
+    return genetics, genes
+
+
+def _artefacts_by_sample(artefacts: list[ArtefactSite]) -> dict[int, list[ArtefactSite]]:
+    """Planted artefact sites per carrier (sample index)."""
     artefacts_of: dict[int, list[ArtefactSite]] = {}
     for a in artefacts:
         for i in a.carriers:
             artefacts_of.setdefault(i, []).append(a)
+    return artefacts_of
 
+
+def _write_reference(
+    out: Path, opts: SimulationOptions, plan: CohortPlan, windows: list[Window], genetics: list[WindowGenetics],
+    genes: list[Gene], artefacts: list[ArtefactSite], lengths: dict[str, int],
+) -> tuple[Path, dict[str, str], dict[str, Path]]:
+    """``reference/`` (FASTA, windows BED, GFF3 with --genes) and ``artefacts.tsv`` (with --artefacts): the
+    FASTA, its contigs' md5s, and the optional files written (config ``simulation`` keys)."""
     ref_dir = out / "reference"
     ref_dir.mkdir(parents=True, exist_ok=True)
     fasta = ref_dir / "sim.fa.gz"
@@ -275,35 +331,7 @@ def simulate_cohort(out: str | Path, opts: SimulationOptions) -> SimulationResul
         extras["artefacts"] = write_artefacts_tsv(
             out / "artefacts.tsv", artefacts, genetics, [s.sample_id for s in plan.samples]
         )
-    for b in plan.batches:
-        (inbox / b).mkdir(parents=True, exist_ok=True)
-
-    jobs = opts.jobs or min(2, os.cpu_count() or 1)
-    _STATE.clear()
-    _STATE.update(
-        opts=opts, plan=plan, genomes=genomes, genetics=genetics, inbox=inbox, fasta=fasta, md5s=md5s,
-        lengths=lengths, header=gvcf_header(lengths, bands=opts.gq_bands, note=f"seed={opts.seed}"),
-        edges=band_edges(opts.gq_bands), by_id={s.sample_id: s for s in plan.samples},
-        artefacts_of=artefacts_of,
-    )
-    try:
-        results = _run_samples(len(plan.samples), jobs)
-    finally:
-        _STATE.clear()
-
-    manifests = _write_manifests(inbox, plan, results, seed=opts.seed)
-    truth = _write_truth(out / "truth.tsv", plan, results)
-    panel = _write_panel(out / "panel", plan, genomes, genetics, lengths)
-    extras["fingerprint_panel"] = write_fingerprint_panel(out / "panel", plan, genomes, genetics, lengths)
-    if opts.truth_genotypes:
-        _write_truth_genotypes(out / "truth_genotypes.vcf.bgz", plan, genomes, genetics, lengths)
-    config = _write_config(out, opts, windows, panel, truth, fasta, extras)
-    n_rec = sum(r["n_records"] for r in results)
-    return SimulationResult(
-        out=out, config=config, truth=truth, manifests=manifests, panel=panel, fasta=fasta,
-        n_records=n_rec, n_variants=sum(r["n_variants"] for r in results),
-        bytes_written=sum(r["bytes"] for r in results),
-    )
+    return fasta, md5s, extras
 
 
 def simulation_windows(opts: SimulationOptions) -> list[Window]:
@@ -409,7 +437,7 @@ def _write_panel(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             if g.window.kind != "autosome" or not ids:
@@ -458,7 +486,7 @@ def _write_truth_genotypes(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             name = g.window.name
@@ -519,7 +547,22 @@ def _write_config(
     out: Path, opts: SimulationOptions, windows: list[Window], panel: Path, truth: Path, fasta: Path,
     extras: dict[str, Path] | None = None,
 ) -> Path:
-    cfg = {
+    simulation: dict[str, Any] = {
+        "fasta": str(fasta),
+        "panel_labels": str(panel.parent / "labels.tsv"),
+        "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
+        "intervals": [w.interval for w in windows],
+        "autosomal_intervals": [w.interval for w in windows if w.kind == "autosome"],
+        "windows": [
+            {"name": w.name, "kind": w.kind, "contig": w.contig, "start": w.start, "end": w.end}
+            for w in windows
+        ],
+        "windows_bed": str(fasta.parent / "windows.bed"),
+        "seed": opts.seed,
+        "samples": opts.samples,
+        "options": _plain(asdict(opts)),
+    }
+    cfg: dict[str, Any] = {
         "inbox": str(out / "inbox"),
         "results": str(out / "results"),
         "release": opts.release,
@@ -530,25 +573,11 @@ def _write_config(
         # a complete config on its own: import partitions sized to the windows (one per autosomal window)
         "combiner": {"import_interval_size": import_interval_size(windows)},
         "sample_qc": {"ancestry_panel": str(panel), "truth": str(truth)},
-        "simulation": {
-            "fasta": str(fasta),
-            "panel_labels": str(panel.parent / "labels.tsv"),
-            "truth_genotypes": str(out / "truth_genotypes.vcf.bgz") if opts.truth_genotypes else None,
-            "intervals": [w.interval for w in windows],
-            "autosomal_intervals": [w.interval for w in windows if w.kind == "autosome"],
-            "windows": [
-                {"name": w.name, "kind": w.kind, "contig": w.contig, "start": w.start, "end": w.end}
-                for w in windows
-            ],
-            "windows_bed": str(fasta.parent / "windows.bed"),
-            "seed": opts.seed,
-            "samples": opts.samples,
-            "options": _plain(asdict(opts)),
-        },
+        "simulation": simulation,
     }
     extras = {k: v for k, v in (extras or {}).items() if k != "fingerprint_panel"}
     if extras:  # only with --genes / --artefacts, so default output is unchanged
-        cfg["simulation"].update({k: str(v) for k, v in extras.items()})  # type: ignore[union-attr]
+        simulation.update({k: str(v) for k, v in extras.items()})
         # variant QC inputs: gene models on the simulated FASTA; the panel's sites as known-good training
         # sites for the learned filter (like HapMap/1000G resources for VQSR/VETS)
         cfg["variant_qc"] = {"fasta": str(fasta), "gff3": str(extras["gff3"]) if "gff3" in extras else None,

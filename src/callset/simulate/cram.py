@@ -196,7 +196,7 @@ def _stable_header(path: Path, fasta: Path) -> None:
     # logs an error because the index is written only afterwards)
     text = pysam.samtools.view("-H", "--no-PG", "-T", str(fasta), str(path))
     lines = []
-    for line in text.splitlines():
+    for line in text.splitlines() if isinstance(text, str) else text:  # a list only with split_lines=True
         if line.startswith("@SQ"):
             fields = [f for f in line.split("\t") if not f.startswith("UR:")]
             line = "\t".join([*fields, f"UR:{fasta.name}"])

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,7 @@ class _BgzfWriter:
         return self.offsets
 
 
-def write_fasta(path: Path, seqs: dict[str, Contig | np.ndarray]) -> dict[str, str]:
+def write_fasta(path: Path, seqs: Mapping[str, Contig | np.ndarray]) -> dict[str, str]:
     """Write a BGZF FASTA plus ``.fai`` and ``.gzi``; return the ``M5`` (md5 of the sequence) per contig."""
     md5s: dict[str, str] = {}
     out = _BgzfWriter(path)

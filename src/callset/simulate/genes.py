@@ -129,10 +129,10 @@ def apply_genes(seq: np.ndarray, offset: int, genes: list[Gene], rng: np.random.
         bases = orf if gene.strand == "+" else orf.translate(COMPLEMENT)
         for p, b in zip(pos, bases, strict=True):
             seq[p - offset] = ord(b)
-        for a, b in gene.introns():
+        for lo, hi in gene.introns():
             donor, acceptor = ("GT", "AG") if gene.strand == "+" else ("CT", "AC")  # genomic, low..high
-            seq[a - offset : a - offset + 2] = np.frombuffer(donor.encode(), dtype=np.uint8)
-            seq[b - offset - 1 : b - offset + 1] = np.frombuffer(acceptor.encode(), dtype=np.uint8)
+            seq[lo - offset : lo - offset + 2] = np.frombuffer(donor.encode(), dtype=np.uint8)
+            seq[hi - offset - 1 : hi - offset + 1] = np.frombuffer(acceptor.encode(), dtype=np.uint8)
 
 
 def gene_spans(genes: list[Gene], offset: int, *, margin: int = 20) -> list[tuple[int, int]]:
@@ -254,22 +254,26 @@ def _intron_class(g: Gene, pos: int) -> str | None:
 
 def read_gff3(path: Path) -> list[Gene]:
     """Gene models back from a GFF3 written by :func:`write_gff3` (one transcript per gene)."""
-    info: dict[str, dict[str, object]] = {}
+    info: dict[str, dict[str, str]] = {}
+    parts: dict[str, dict[str, list[tuple[int, int]]]] = {}
     for line in Path(path).read_text().splitlines():
         if not line or line.startswith("#"):
             continue
         c, _src, kind, a, b, _sc, strand, _ph, attrs = line.split("\t")
         kv = dict(x.split("=", 1) for x in attrs.split(";"))
         if kind == "mRNA":
-            info[kv["ID"].removeprefix("transcript:")] = {
+            tid = kv["ID"].removeprefix("transcript:")
+            info[tid] = {
                 "gene_id": kv["Parent"].removeprefix("gene:"), "name": kv["Name"].rsplit("-", 1)[0],
-                "contig": c, "strand": strand, "exons": [], "cds": [],
+                "contig": c, "strand": strand,
             }
+            parts[tid] = {"exons": [], "cds": []}
         elif kind in ("exon", "CDS"):
-            t = info[kv["Parent"].removeprefix("transcript:")]
-            t["exons" if kind == "exon" else "cds"].append((int(a), int(b)))  # type: ignore[union-attr]
+            parts[kv["Parent"].removeprefix("transcript:")]["exons" if kind == "exon" else "cds"].append(
+                (int(a), int(b))
+            )
     return [
-        Gene(str(t["gene_id"]), str(t["name"]), tid, str(t["contig"]), str(t["strand"]),
-             tuple(sorted(t["exons"])), tuple(sorted(t["cds"])))  # type: ignore[arg-type]
+        Gene(t["gene_id"], t["name"], tid, t["contig"], t["strand"],
+             tuple(sorted(parts[tid]["exons"])), tuple(sorted(parts[tid]["cds"])))
         for tid, t in info.items()
     ]

@@ -456,11 +456,11 @@ def build_records(
     # runs of records linked by deletion spans
     link = positions.copy()
     run_start, run_end = -1, -1
-    for r, (p, al) in enumerate(zip(positions.tolist(), out_alleles, strict=True)):
+    for r, (p, rec_alleles) in enumerate(zip(positions.tolist(), out_alleles, strict=True)):
         if p > run_end:
             run_start = p
         link[r] = run_start
-        run_end = max(run_end, p + len(al[0]) - 1)
+        run_end = max(run_end, p + len(rec_alleles[0]) - 1)
     return positions, out_alleles, haps, link
 
 

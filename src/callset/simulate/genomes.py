@@ -55,6 +55,11 @@ def recombine(
     return np.where(use_b, b, a).astype(np.int8)
 
 
+def _gamete(copies: list[np.ndarray], positions: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A gamete from a parent's first two copies of a window (see :func:`recombine`)."""
+    return recombine(copies[0], copies[1], positions, length, rng)
+
+
 def child_genome(
     child: Person, parent: Person, other: Person, parent_genome: Genome, other_genome: Genome,
     genetics: list[WindowGenetics], rng: np.random.Generator,
@@ -68,12 +73,11 @@ def child_genome(
         name, kind = g.window.name, g.window.kind
         pos, length = g.link_pos, g.window.length  # records linked by a deletion travel together
         if kind in ("autosome", "par"):
-            copies = [recombine(*parent_genome[name][:2], pos, length, rng),
-                      recombine(*other_genome[name][:2], pos, length, rng)]
+            copies = [_gamete(parent_genome[name], pos, length, rng), _gamete(other_genome[name], pos, length, rng)]
             if int(rng.integers(2)):
                 copies.reverse()
         elif kind == "x_nonpar":
-            from_mother = recombine(*mg[name][:2], pos, length, rng)
+            from_mother = _gamete(mg[name], pos, length, rng)
             copies = [from_mother, fg[name][0]] if child.karyotype == "XX" else [from_mother]
         else:
             copies = [fg[name][0]] if child.karyotype == "XY" else []

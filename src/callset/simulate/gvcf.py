@@ -31,26 +31,11 @@ from callset.simulate.artefacts import ArtefactSite, artefact_record
 from callset.simulate.genetics import WindowGenetics, trim_alleles
 from callset.simulate.genomes import Genome
 from callset.simulate.header import BAND_PRESETS, band_edges, gvcf_header
+from callset.simulate.likelihoods import MQ60_SQ, allele_likelihoods, genotype_index, genotypes, log_read_probs
 
 __all__ = ["BAND_PRESETS", "band_edges", "gvcf_header", "write_gvcf", "ReadModel", "GvcfResult"]
 
 log = logging.getLogger(__name__)
-
-@cache
-def genotypes(n_alleles: int, ploidy: int) -> tuple[tuple[int, ...], ...]:
-    """Genotypes over ``n_alleles`` alleles (the last one ``<NON_REF>``) in VCF ``Number=G`` order."""
-    if ploidy == 1:
-        return tuple((j,) for j in range(n_alleles))
-    return tuple((a, b) for b in range(n_alleles) for a in range(b + 1))
-
-
-def genotype_index(alleles: tuple[int, ...]) -> int:
-    """Index of a genotype (allele indices, any order) in VCF ``Number=G`` order."""
-    if len(alleles) == 1:
-        return alleles[0]
-    a, b = sorted(alleles)
-    return b * (b + 1) // 2 + a
-
 
 #: Genotypes over (REF, ALT, <NON_REF>) in VCF ``Number=G`` order, per ploidy.
 GENOTYPES: dict[int, tuple[tuple[int, ...], ...]] = {2: genotypes(3, 2), 1: genotypes(3, 1)}
@@ -60,7 +45,6 @@ GT_STRINGS: dict[int, tuple[str, ...]] = {
 #: Genotype prior (phred) used only to decide whether a site is discovered: heterozygosity 1e-3 as in
 #: HaplotypeCaller (het 30, hom-alt or two different ALTs 33, anything with <NON_REF> never).
 PRIOR_HET, PRIOR_HOM, PRIOR_NEVER = 30, 33, 10**6
-MQ60_SQ = 3600  # squared mapping quality of one MQ60 read
 _MLEAF = {0.0: "0.00", 0.5: "0.500", 1.0: "1.00"}
 
 
@@ -102,36 +86,6 @@ def simulate_depth(rng: np.random.Generator, length: int, mean: float, model: Re
 
 
 @cache
-def _log_read_probs(n_alleles: int, ploidy: int, e: float) -> np.ndarray:
-    """log10 P(read shows allele x | genotype g), shape (genotypes, n_alleles - 1): a read shows its copy's
-    allele with probability 1 - e and any other given allele with e/3; a <NON_REF> copy shows no listed
-    allele (e/3 each); no read shows <NON_REF>."""
-    m = n_alleles - 1
-    p = np.full((n_alleles, m), e / 3)
-    p[np.arange(m), np.arange(m)] = 1 - e
-    q = np.array([[np.mean([p[j, x] for j in g]) for x in range(m)] for g in genotypes(n_alleles, ploidy)])
-    return np.log10(q)
-
-
-def allele_likelihoods(counts: np.ndarray, error_rate: float, *, ploidy: int = 2) -> np.ndarray:
-    """Normalised phred-scaled likelihoods from read counts per allele (shape (n, A): REF, ALT1, ...);
-    the genotypes also cover a <NON_REF> allele, so the result has one column per genotype over A + 1
-    alleles in VCF order."""
-    logq = _log_read_probs(counts.shape[1] + 1, ploidy, error_rate)
-    raw = -10.0 * (counts @ logq.T)
-    return np.rint(raw - raw.min(axis=1, keepdims=True)).astype(np.int64)
-
-
-def genotype_likelihoods(
-    ref_reads: np.ndarray, alt_reads: np.ndarray, error_rate: float, *, ploidy: int = 2
-) -> np.ndarray:
-    """Normalised phred-scaled likelihoods, shape (n, 6) for diploid (0/0 0/1 1/1 0/2 1/2 2/2) or
-    (n, 3) for haploid calls (0 1 2)."""
-    return allele_likelihoods(np.stack([ref_reads, alt_reads], axis=1).astype(np.float64), error_rate,
-                              ploidy=ploidy)
-
-
-@cache
 def _genotype_tables(n_alleles: int, ploidy: int) -> dict[str, np.ndarray]:
     """Per genotype over ``n_alleles`` (last = <NON_REF>): discovery prior, smallest listed ALT index (or a
     large number), and which genotypes are REF+ALT hets / ALT homozygotes (for the reference model)."""
@@ -160,7 +114,8 @@ def alt_fraction(copies: list[np.ndarray], n_sites: int) -> np.ndarray:
     """Fraction of a person's copies carrying a non-REF allele at each site (0 when there are no copies)."""
     if not copies:
         return np.zeros(n_sites)
-    return np.sum([c != 0 for c in copies], axis=0, dtype=np.float64) / len(copies)
+    carried: np.ndarray = np.stack([c != 0 for c in copies]).sum(axis=0, dtype=np.float64)
+    return carried / len(copies)
 
 
 def _allele_mix(g: WindowGenetics, groups: list[tuple[list[np.ndarray], float]], width: int) -> np.ndarray:
@@ -231,7 +186,7 @@ def simulate_window_calls(
             called[int(idx[j])] = (pl[j], int(gt[j]))
 
     # reference model at every position: all reads REF unless the position is a record
-    l0 = _log_read_probs(3, ploidy, e)[:, 0]
+    l0 = log_read_probs(3, ploidy, e)[:, 0]
     hom_col = 2 if ploidy == 2 else 1
     per_read_het = -10 * (l0[1] - l0[0])
     per_read_hom = -10 * (l0[hom_col] - l0[0])
@@ -366,7 +321,7 @@ def write_gvcf(
     n_rec = n_var = 0
     window_depth: dict[str, float] = {}
     auto_sum = auto_20x = auto_len = 0
-    with pysam.BGZFile(str(path), "wb") as fh:
+    with pysam.BGZFile(str(path), "wb", index=None) as fh:
         fh.write(header.encode())
         fh.write(("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample_id + "\n").encode())
         for g in genetics:

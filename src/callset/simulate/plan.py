@@ -110,6 +110,9 @@ def plan_cohort(
     Anomaly sets are disjoint: duplicated people, parent–child pairs, rare karyotypes, contaminated,
     low-coverage and sex-mismatched samples never overlap, so each truth row has at most one cause.
     Counts that do not fit into ``n_samples`` are reduced (with a warning).
+
+    The steps draw from one generator in a fixed order (people, submissions, per-sample anomalies, centre
+    extras), so a seed always gives the same plan.
     """
     if n_samples < 1:
         raise ValueError("n_samples must be >= 1")
@@ -120,8 +123,60 @@ def plan_cohort(
     if set(props) - set(ANCESTRIES):
         raise ValueError(f"unknown ancestry in proportions {props}; known: {ANCESTRIES}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x91A7]))
+    pool = _FounderPool()
+    cast = _plan_people(n_samples, anomalies, props, pool, rng)
+    samples = _plan_submissions(
+        cast, n_batches, rng, coverage_mean=coverage_mean, coverage_sd=coverage_sd, sample_prefix=sample_prefix
+    )
+    _plant_sample_anomalies(
+        samples, cast, anomalies, rng, unknown_sex=unknown_sex, low_coverage_range=low_coverage_range,
+        contamination_fractions=contamination_fractions,
+    )
+    _add_centre_extras(samples, rng, cram_samples=cram_samples)
+    # ancestry reference panel (never submitted)
+    panel = [
+        pool.new_founder(f"PANEL_{a}_{k + 1:03d}", a, "XX", submitted=False)
+        for a in ANCESTRIES
+        for k in range(panel_per_ancestry)
+    ]
+    return CohortPlan(people=cast.people, samples=samples, panel=panel, pool_sizes=pool.sizes)
 
-    # --- how many distinct people --------------------------------------------------------------
+
+@dataclass
+class _FounderPool:
+    """Hands out coalescent-pool slots: ``sizes`` is how many individuals per ancestry the genetics simulate."""
+
+    sizes: dict[str, int] = field(default_factory=lambda: {a: 0 for a in ANCESTRIES})
+
+    def new_founder(self, pid: str, ancestry: str, karyotype: str, submitted: bool = True) -> Person:
+        idx = self.sizes[ancestry]
+        self.sizes[ancestry] += 1
+        return Person(pid, ancestry, karyotype, pool_index=idx, submitted=submitted)
+
+
+@dataclass
+class _Cast:
+    """The planned people and which of them carry a person-level anomaly."""
+
+    people: dict[str, Person]
+    #: cohort parents and their children, pairwise (``children[i]`` is a child of ``parents[i]``)
+    parents: list[str]
+    children: list[str]
+    #: founders given a rare karyotype (X0, XXY)
+    rare: set[str]
+    #: people submitted twice
+    duplicated: list[str]
+
+    def busy(self) -> set[str]:
+        """People already carrying an anomaly (kept clear of per-sample anomalies)."""
+        return set(self.parents) | set(self.children) | self.rare | set(self.duplicated)
+
+
+def _plan_people(
+    n_samples: int, anomalies: AnomalyCounts, props: dict[str, float], pool: _FounderPool, rng: np.random.Generator
+) -> _Cast:
+    """Founders, parent–child pairs (each child's other parent an unsubmitted founder), rare karyotypes
+    and the people to submit twice."""
     n_dup = min(anomalies.duplicates, n_samples // 2)
     n_people = n_samples - n_dup
     n_pc = min(anomalies.parent_child, max(0, (n_people - n_dup) // 2))
@@ -131,20 +186,13 @@ def plan_cohort(
     anc_names = list(props)
     p = np.array([props[a] for a in anc_names], dtype=float)
     p = p / p.sum()
-    pool_sizes = {a: 0 for a in ANCESTRIES}
-
-    def new_founder(pid: str, ancestry: str, karyotype: str, submitted: bool = True) -> Person:
-        idx = pool_sizes[ancestry]
-        pool_sizes[ancestry] += 1
-        return Person(pid, ancestry, karyotype, pool_index=idx, submitted=submitted)
-
     people: dict[str, Person] = {}
     n_founders = n_people - n_pc
     founder_anc = rng.choice(len(anc_names), size=n_founders, p=p)
     founder_sex = rng.choice(["XX", "XY"], size=n_founders)
     for i in range(n_founders):
         pid = f"P{i + 1:05d}"
-        people[pid] = new_founder(pid, anc_names[founder_anc[i]], str(founder_sex[i]))
+        people[pid] = pool.new_founder(pid, anc_names[founder_anc[i]], str(founder_sex[i]))
     founders = list(people)
     order = rng.permutation(len(founders))
     parents = [founders[j] for j in order[:n_pc]]
@@ -154,7 +202,7 @@ def plan_cohort(
         pp = people[par]
         other_sex = "XY" if pp.karyotype == "XX" else "XX"
         oid = f"O{i + 1:05d}"
-        people[oid] = new_founder(oid, pp.ancestry, other_sex, submitted=False)
+        people[oid] = pool.new_founder(oid, pp.ancestry, other_sex, submitted=False)
         cid = f"C{i + 1:05d}"
         people[cid] = Person(cid, pp.ancestry, str(rng.choice(["XX", "XY"])), parent=par, other_parent=oid)
         children.append(cid)
@@ -165,49 +213,57 @@ def plan_cohort(
         people[pid].karyotype = "X0"
     for pid in rest[n_x0 : n_x0 + n_xxy]:
         people[pid].karyotype = "XXY"
-    rest = rest[n_x0 + n_xxy :]
-    rare = set(founders) - set(rest) - set(parents)
+    rare, rest = set(rest[: n_x0 + n_xxy]), rest[n_x0 + n_xxy :]
     dup_people = [rest[i] for i in rng.permutation(len(rest))[:n_dup]]
     if len(dup_people) < n_dup:
         log.warning("only %d people free to duplicate (asked %d)", len(dup_people), n_dup)
+    return _Cast(people, parents, children, rare, dup_people)
 
-    # --- submissions ---------------------------------------------------------------------------
+
+def _plan_submissions(
+    cast: _Cast, n_batches: int, rng: np.random.Generator, *, coverage_mean: float, coverage_sd: float,
+    sample_prefix: str,
+) -> list[Sample]:
+    """One sample per submission, in batches: every submitted person once (shuffled), a duplicated
+    person's second submission in another batch where possible; duplicates and parent–child pairs linked."""
+    people = cast.people
     submitted = [pid for pid, pe in people.items() if pe.submitted]
     submitted = [submitted[j] for j in rng.permutation(len(submitted))]
-    per_batch = math.ceil((len(submitted) + len(dup_people)) / n_batches)
-    entries: list[tuple[str, str | None]] = [(pid, None) for pid in submitted]
-    for pid in dup_people:
-        entries.append((pid, pid))  # second submission of pid
-    # put each duplicate submission in a different batch than the first when possible
-    first_pos = {pid: i for i, (pid, d) in enumerate(entries) if d is None}
-    ordered = [e for e in entries if e[1] is None]
-    for pid in dup_people:
+    per_batch = math.ceil((len(submitted) + len(cast.duplicated)) / n_batches)
+    first_pos = {pid: i for i, pid in enumerate(submitted)}
+    ordered = list(submitted)
+    for pid in cast.duplicated:
         b_first = first_pos[pid] // per_batch
         target_batch = (b_first + 1) % n_batches
         insert_at = min(len(ordered), target_batch * per_batch + int(rng.integers(0, per_batch)))
-        ordered.insert(insert_at, (pid, pid))
+        ordered.insert(insert_at, pid)
     samples: list[Sample] = []
     sid_of_person: dict[str, str] = {}
-    for i, (pid, _dup) in enumerate(ordered):
+    for i, pid in enumerate(ordered):
         sid = f"{sample_prefix}{i + 1:04d}"
         batch = f"batch_{min(i // per_batch, n_batches - 1) + 1:03d}"
         cov = float(np.clip(rng.normal(coverage_mean, coverage_sd), coverage_mean * 0.9, coverage_mean * 1.5))
-        kt = people[pid].karyotype
-        rep = "male" if "Y" in kt else "female"
-        s = Sample(sid, batch, pid, i, round(cov, 2), rep)
+        rep = "male" if "Y" in people[pid].karyotype else "female"
+        samples.append(Sample(sid, batch, pid, i, round(cov, 2), rep))
         sid_of_person.setdefault(pid, sid)  # first submission keeps the identity; later ones duplicate it
-        samples.append(s)
     for s in samples:
         if s.sample_id != sid_of_person[s.person_id]:
             s.duplicate_of = sid_of_person[s.person_id]
-    for cid in children:
-        ps, cs = sid_of_person[people[cid].parent], sid_of_person[cid]  # type: ignore[index]
-        by_id = {s.sample_id: s for s in samples}
+    by_id = {s.sample_id: s for s in samples}
+    for par, cid in zip(cast.parents, cast.children, strict=True):
+        ps, cs = sid_of_person[par], sid_of_person[cid]
         by_id[ps].relatives.append((cs, 1))
         by_id[cs].relatives.append((ps, 1))
+    return samples
 
-    # --- per-sample anomalies on the remaining clean samples -------------------------------------
-    busy = set(parents) | set(children) | rare | set(dup_people)
+
+def _plant_sample_anomalies(
+    samples: list[Sample], cast: _Cast, anomalies: AnomalyCounts, rng: np.random.Generator, *,
+    unknown_sex: int, low_coverage_range: tuple[float, float], contamination_fractions: tuple[float, ...],
+) -> None:
+    """Contamination, low coverage, reported-sex mismatches and unknown reported sex, on distinct samples
+    of people without a person-level anomaly (in place)."""
+    busy = cast.busy()
     free = [s for s in samples if s.person_id not in busy]
     free = [free[j] for j in rng.permutation(len(free))]
     want = anomalies.contaminated + anomalies.low_coverage + anomalies.sex_mismatch + unknown_sex
@@ -231,7 +287,11 @@ def plan_cohort(
         s.reported_sex = "female" if s.reported_sex == "male" else "male"
     for _, s in zip(range(unknown_sex), it, strict=False):
         s.reported_sex = "unknown"
-    # --- centre-reported extras -----------------------------------------------------------------
+
+
+def _add_centre_extras(samples: list[Sample], rng: np.random.Generator, *, cram_samples: int) -> None:
+    """What a centre reports besides the gVCF: Q30 fraction, array concordance (9 in 10 samples), and
+    which samples come with a CRAM (the first ``cram_samples``); in place."""
     for s in samples:
         s.q30_fraction = round(float(rng.uniform(0.95, 0.99)), 4)
         if rng.random() < 0.9:
@@ -239,10 +299,3 @@ def plan_cohort(
             s.array_concordance = round(float(conc), 4)
     for s in samples[: max(0, cram_samples)]:
         s.write_cram = True
-
-    # --- ancestry reference panel (never submitted) ---------------------------------------------
-    panel: list[Person] = []
-    for a in ANCESTRIES:
-        for k in range(panel_per_ancestry):
-            panel.append(new_founder(f"PANEL_{a}_{k + 1:03d}", a, "XX", submitted=False))
-    return CohortPlan(people=people, samples=samples, panel=panel, pool_sizes=pool_sizes)

@@ -58,14 +58,15 @@ def summarize_vcf(path: str | Path, *, region: str | None = None, autosomes_only
         for rec in recs:
             if autosomes_only and not rec.chrom.removeprefix("chr").isdigit():
                 continue
-            alts = [a for a in rec.alts or () if a != "*" and not a.startswith("<")]
+            all_alts = rec.alts or ()
+            alts = [a for a in all_alts if a != "*" and not a.startswith("<")]
             if not alts:
                 continue
             out.sites += 1
-            ref = rec.ref
-            if len(rec.alts) > 1 and sum(not a.startswith("<") for a in rec.alts) > 1:
+            ref = rec.ref or ""  # pysam gives every record a REF; "" only types the impossible None
+            if len(all_alts) > 1 and sum(not a.startswith("<") for a in all_alts) > 1:
                 out.multiallelic_sites += 1
-            if "*" in rec.alts:
+            if "*" in all_alts:
                 out.star_sites += 1
             has_indel = False
             for alt in alts:
