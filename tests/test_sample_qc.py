@@ -92,6 +92,8 @@ class TestDetectableR2:
         af = rng.uniform(0.05, 0.5, size=(2, 20_000))
         a, b = (rng.binomial(2, f[:, None], size=(20_000, n)).astype(float) for f in af)
         a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
+        keep = ((a * a).sum(1) > 0) & ((b * b).sum(1) > 0)  # a monomorphic draw has no r²
+        a, b = a[keep], b[keep]
         r2 = (a * b).sum(1) ** 2 / ((a * a).sum(1) * (b * b).sum(1))
         thr = detectable_r2(0.1, n)
         rate = float((r2 > thr).mean())

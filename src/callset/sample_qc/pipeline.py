@@ -493,7 +493,7 @@ def _coverage(
     df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None
 ) -> pd.DataFrame:
     """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
-    from callset.sample_qc.coverage import cram_coverage
+    from callset.sample_qc.coverage import cram_coverage_or_none
 
     df = df.rename(columns={"dp_autosome_covered": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
     if center is not None and len(center):
@@ -514,12 +514,16 @@ def _coverage(
     source: list[str] = []
     for r in df.to_dict("records"):
         cram = r.get("cram") or ""
+        measured = None  # a CRAM that cannot be measured: the center's value (else the gVCF's), with a warning
         if isinstance(cram, str) and cram:
             p = Path(cram)
             if not p.is_absolute() and r.get("batch_id") in cram_base:
                 p = Path(cram_base[r["batch_id"]]) / p
-            m, f = cram_coverage(str(p), reference_fasta=reference_fasta)
-            row = (m, f, "cram")
+            fallback = "the center's report" if _finite(r.get("reported_mean_coverage")) else "the gVCF estimate"
+            measured = cram_coverage_or_none(str(p), reference_fasta=reference_fasta, sample=r["s"], fallback=fallback)
+        row: tuple[Any, Any, str]
+        if measured is not None:
+            row = (measured[0], measured[1], "cram")
         elif _finite(r.get("reported_mean_coverage")):
             row = (r["reported_mean_coverage"], r.get("reported_coverage_20x"), "center")
         else:
