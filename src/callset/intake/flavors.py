@@ -42,6 +42,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callset.core.gatk_header import GATK_GVCF_FORMAT_META, GATK_GVCF_INFO_META
+
 log = logging.getLogger(__name__)
 
 FLAVORS = ("gatk", "dragen", "deepvariant")
@@ -50,29 +52,7 @@ LABEL = {"gatk": "GATK HaplotypeCaller", "dragen": "DRAGEN", "deepvariant": "Dee
 #: the layout every normalised gVCF is written in: the FORMAT/INFO set of a (reblocked) GATK HaplotypeCaller
 #: gVCF with allele-specific annotations, as the simulator and All of Us gVCFs declare it (so a normalised
 #: batch gets the same Hail schema as a GATK batch, and cohort parts union)
-CANONICAL_META = [
-    '##ALT=<ID=NON_REF,Description="Represents any possible alternative allele at this location">',
-    '##FILTER=<ID=LowQual,Description="Low quality">',
-    '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths for the ref and alt alleles in the order listed">',
-    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Approximate read depth (reads with MQ=255 or with bad mates are filtered)">',
-    '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype Quality">',
-    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-    '##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description="Minimum DP observed within the GVCF block">',
-    '##FORMAT=<ID=PL,Number=G,Type=Integer,Description="Normalized, Phred-scaled likelihoods for genotypes as defined in the VCF specification">',
-    '##FORMAT=<ID=SB,Number=4,Type=Integer,Description="Per-sample component statistics which comprise the Fisher\'s Exact Test to detect strand bias.">',
-    '##INFO=<ID=AS_QUALapprox,Number=1,Type=String,Description="Allele-specific QUAL approximations">',
-    '##INFO=<ID=AS_RAW_MQ,Number=1,Type=String,Description="Allele-specfic raw data for RMS Mapping Quality">',
-    '##INFO=<ID=AS_SB_TABLE,Number=1,Type=String,Description="Allele-specific forward/reverse read counts for strand bias tests">',
-    '##INFO=<ID=AS_VarDP,Number=1,Type=String,Description="Allele-specific (informative) depth over variant genotypes -- including ref, RAW format">',
-    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Approximate read depth; some reads may have been filtered">',
-    '##INFO=<ID=END,Number=1,Type=Integer,Description="Stop position of the interval">',
-    '##INFO=<ID=ExcessHet,Number=1,Type=Float,Description="Phred-scaled p-value for exact test of excess heterozygosity">',
-    '##INFO=<ID=MLEAC,Number=A,Type=Integer,Description="Maximum likelihood expectation (MLE) for the allele counts (not necessarily the same as the AC), for each ALT allele, in the same order as listed">',
-    '##INFO=<ID=MLEAF,Number=A,Type=Float,Description="Maximum likelihood expectation (MLE) for the allele frequency (not necessarily the same as the AF), for each ALT allele, in the same order as listed">',
-    '##INFO=<ID=QUALapprox,Number=1,Type=Integer,Description="Sum of PL[0] values; used to approximate the QUAL score">',
-    '##INFO=<ID=RAW_MQandDP,Number=2,Type=Integer,Description="Raw data (sum of squared MQ and total depth) for improved RMS Mapping Quality calculation. Incompatible with deprecated RAW_MQ formulation.">',
-    '##INFO=<ID=VarDP,Number=1,Type=Integer,Description="(informative) depth over variant genotypes">',
-]
+CANONICAL_META = [*GATK_GVCF_FORMAT_META, *GATK_GVCF_INFO_META]
 CANONICAL_FORMAT = frozenset(re.findall(r"##FORMAT=<ID=([^,]+)", "\n".join(CANONICAL_META)))
 CANONICAL_INFO = frozenset(re.findall(r"##INFO=<ID=([^,]+)", "\n".join(CANONICAL_META)))
 #: caller provenance lines kept from the submitted header
