@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callset.config import section
 from callset.core.reference import Reference, load_reference
 from callset.errors import CallsetError
 from callset.intake import checks, flavors
@@ -45,16 +46,6 @@ from callset.intake.report import read_accepted, write_reports  # noqa: F401 - r
 from callset.intake.results_json import from_json_obj, to_json_obj
 
 log = logging.getLogger(__name__)
-
-#: All of Us genome-center contract defaults; ``None`` switches a check off.
-DEFAULT_THRESHOLDS: dict[str, float | None] = {
-    "min_mean_coverage": 30.0,
-    "min_genome_coverage_20x": 0.90,
-    "min_aligned_q30_bases": 8e10,
-    "max_contamination": 0.03,
-    "min_array_concordance": 0.95,
-}
-
 
 @dataclass(frozen=True)
 class IdentityContext:
@@ -87,6 +78,8 @@ class IntakeSettings:
 
     reference_genome: str = "GRCh38"
     contig_recoding: Mapping[str, str] = field(default_factory=dict)
+    #: ``intake.thresholds`` (All of Us genome-center contract; ``None`` switches a check off): keys not given
+    #: take the config schema's defaults
     thresholds: Mapping[str, float | None] = field(default_factory=dict)
     require_metrics: bool = False
     reference_fasta: str | None = None
@@ -103,7 +96,7 @@ class IntakeSettings:
 
     def __post_init__(self) -> None:
         self.contig_recoding = {str(k): str(v) for k, v in (self.contig_recoding or {}).items()}
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(self.thresholds or {})}
+        self.thresholds = section("intake.thresholds", self.thresholds)  # the schema's for keys not given
         self.reference = load_reference(self.reference_genome)
         self.identity_context = IdentityContext.resolve(self.identity, self.reference_genome)
         if self.identity_context is not None:
