@@ -31,7 +31,8 @@ def test_sample_qc_settings_are_the_schema_defaults_updated_by_what_is_given():
         relatedness={"method": "pc_relate", "min_independent_markers": {"second": 50}},
         sex={"x_single": [0.4, 1.3]},
     )
-    assert given.hard_filters == {**section("sample_qc.hard_filters"), "min_mean_coverage": 20, "max_contamination": None}
+    hard = section("sample_qc.hard_filters")
+    assert given.hard_filters == {**hard, "min_mean_coverage": 20, "max_contamination": None}
     assert given.relatedness["method"] == "pc_relate" and given.relatedness["k"] == 3
     assert given.relatedness["min_independent_markers"] == {"duplicate": 300, "first": 1000, "second": 50}
     assert given.qc_sites == section("sample_qc.qc_sites")
