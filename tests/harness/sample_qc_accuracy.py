@@ -220,13 +220,15 @@ def rejected_by_default_intake(sim_dir: str | Path) -> set[str]:
     """Sample IDs whose manifest metrics fail the workflow's default intake thresholds (low coverage,
     contamination > 0.03, ...): the samples a run of the workflow would not joint-call. Lets one cohort
     joint-called with :data:`RELAXED_INTAKE` stand for a default run (``hl.vds.filter_samples``)."""
+    from callset.config import section
     from callset.intake.manifest import read_manifest
-    from callset.intake.run import DEFAULT_THRESHOLDS, check_metrics_notes
+    from callset.intake.run import check_metrics_notes
 
+    thresholds = section("intake.thresholds")
     out: set[str] = set()
     for manifest in sorted(Path(sim_dir).glob("inbox/*/manifest.tsv")):
         for row in read_manifest(manifest):
-            if check_metrics_notes(row, DEFAULT_THRESHOLDS, require=False)[0]:
+            if check_metrics_notes(row, thresholds, require=False)[0]:
                 out.add(row.sample_id)
     return out
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from callset.browser import BrowserError
+from callset.config import section
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ VAT = "vat/vat.tsv.bgz"
 SUMMARY_COLUMNS = ("chrom", "pos", "ref", "alt", "group", "AN", "AC", "AF", "homozygote_count", "carrier_count")
 SHOWN = SUMMARY_COLUMNS[5:]
 ALL = "all"
-DEFAULT_CHUNK = 1000
+#: variants per search chunk unless told (config ``browser.chunk_size``'s default)
+DEFAULT_CHUNK = int(section("browser")["chunk_size"])
 RSID_BUCKETS = 256
 #: VAT column -> the older name it had before the AoU names (read both)
 VAT_ALIASES = {"dna_change_in_transcript": "dna_change"}
@@ -252,7 +254,8 @@ def build_site(release_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
     vat_path = rel / VAT
     vat = VatReader(vat_path) if vat_path.is_file() else None
     dropped = ((manifest.get("vat") or {}).get("summary") or {}).get("dropped") or {}
-    k = int((manifest.get("public") or {}).get("suppress_below", 20))
+    # what the release applied; a release that did not record it applied the default
+    k = int((manifest.get("public") or {}).get("suppress_below", section("release_options")["suppress_below"]))
 
     tmp = out.parent / f".{out.name}.partial"
     if tmp.exists():

@@ -341,86 +341,19 @@ class Registry:
             if identity is not None:
                 final, matches = _identity_checks(con, batch_id, my_seq, final, identity)
             digest = _digest(manifest_md5, final)
-            state = con.execute(
-                "SELECT decisions_md5 FROM batch_state WHERE batch_id = ?", (batch_id,)
-            ).fetchone()
             accepted = [d.sample_id for d in final if d.status == "accepted"]
-            if state and state[0] == digest:
+            state = con.execute("SELECT decisions_md5 FROM batch_state WHERE batch_id = ?", (batch_id,)).fetchone()
+            changed = not (state and state[0] == digest)
+            if not changed:
                 log.info("batch %s already registered with these decisions; nothing changes", batch_id)
-                return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=False,
-                                    identity_matches=matches)
-            if my_seq is None:
-                my_seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_state").fetchone()[0]
-                con.execute("INSERT INTO batch_state VALUES (?, ?, ?)", (batch_id, my_seq, digest))
             else:
-                con.execute("UPDATE batch_state SET decisions_md5 = ? WHERE batch_id = ?", (digest, batch_id))
-            row = con.execute("SELECT manifest_md5 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
-            if row:
-                con.execute("DELETE FROM submissions WHERE batch_id = ?", (batch_id,))
-                con.execute("DELETE FROM files WHERE batch_id = ?", (batch_id,))
-                con.execute("DELETE FROM fingerprints WHERE batch_id = ?", (batch_id,))
-                con.execute("DELETE FROM identity_matches WHERE batch_id = ?", (batch_id,))
-                con.execute(
-                    "INSERT INTO events (at, batch_id, event, detail) VALUES (?, ?, 'batch_reregistered', ?)",
-                    (ts, batch_id, f"manifest md5 {row[0]} -> {manifest_md5}; decisions changed"),
-                )
-            n_acc = len(accepted)
-            con.execute(
-                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?)",
-                (batch_id, manifest_md5, ts, n_acc, len(final) - n_acc),
-            )
-            for d in final:
-                con.execute(
-                    "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
-                    (batch_id, d.sample_id, d.status, "; ".join(d.reasons), int(d.sample_id in replaces), ts),
-                )
-                for kind, path, md5, size in d.recorded_files():
-                    con.execute(
-                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                        (batch_id, d.sample_id, kind, path, md5, size),
-                    )
-                if d.fingerprint is not None:
-                    fp = d.fingerprint
-                    con.execute(
-                        "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?, ?, ?)",
-                        (batch_id, d.sample_id, fp.panel, len(fp.genotypes), fp.n_called, fp.to_bytes()),
-                    )
-                detail = "; ".join(d.reasons)
-                if d.sample_id in replaces:
-                    detail = f"resubmission replacing batch {replaces[d.sample_id]}"
-                con.execute(
-                    "INSERT INTO events (at, batch_id, sample_id, event, detail) VALUES (?, ?, ?, ?, ?)",
-                    (ts, batch_id, d.sample_id, d.status, detail),
-                )
-                if d.status != "accepted":
-                    continue
-                existing = con.execute(
-                    "SELECT p.current_batch_id, COALESCE(b.seq, 0) FROM participants p "
-                    "LEFT JOIN batch_state b ON b.batch_id = p.current_batch_id WHERE p.sample_id = ?",
-                    (d.sample_id,),
-                ).fetchone()
-                if existing:
-                    if existing[1] <= my_seq:
-                        con.execute(
-                            "UPDATE participants SET current_batch_id = ? WHERE sample_id = ?",
-                            (batch_id, d.sample_id),
-                        )
-                    continue
-                while True:
-                    rid = new_research_id()
-                    if not con.execute("SELECT 1 FROM participants WHERE research_id = ?", (rid,)).fetchone():
-                        break
-                con.execute(
-                    "INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL)",
-                    (d.sample_id, rid, batch_id, batch_id, ts),
-                )
-            for m in matches:
-                con.execute(
-                    "INSERT OR REPLACE INTO identity_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (batch_id, m.sample_id, m.match_batch_id, m.match_sample_id, m.match_research_id,
-                     m.concordance, m.n_sites, m.action, ts),
-                )
-            return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=True,
+                my_seq = _record_batch(con, batch_id, my_seq, manifest_md5, digest, final, ts)
+                for d in final:
+                    _record_decision(con, batch_id, d, replaces, ts)
+                    if d.status == "accepted":
+                        _record_participant(con, batch_id, my_seq, d.sample_id, ts)
+                _record_matches(con, batch_id, matches, ts)
+            return BatchOutcome(final, self._research_ids(con, accepted), replaces, changed=changed,
                                 identity_matches=matches)
 
     @staticmethod
@@ -511,6 +444,92 @@ class Registry:
                         (ts, sid),
                     )
         return newly
+
+
+def _record_batch(
+    con: sqlite3.Connection, batch_id: str, seq: int | None, manifest_md5: str, digest: str,
+    decisions: Sequence[Decision], ts: str,
+) -> int:
+    """The batch's registration order (assigned once) and decisions digest; an earlier registration's rows
+    replaced (its history kept, with a ``batch_reregistered`` event); the batch's row. Returns its order."""
+    if seq is None:
+        seq = int(con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batch_state").fetchone()[0])
+        con.execute("INSERT INTO batch_state VALUES (?, ?, ?)", (batch_id, seq, digest))
+    else:
+        con.execute("UPDATE batch_state SET decisions_md5 = ? WHERE batch_id = ?", (digest, batch_id))
+    row = con.execute("SELECT manifest_md5 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+    if row:
+        con.execute("DELETE FROM submissions WHERE batch_id = ?", (batch_id,))
+        con.execute("DELETE FROM files WHERE batch_id = ?", (batch_id,))
+        con.execute("DELETE FROM fingerprints WHERE batch_id = ?", (batch_id,))
+        con.execute("DELETE FROM identity_matches WHERE batch_id = ?", (batch_id,))
+        con.execute(
+            "INSERT INTO events (at, batch_id, event, detail) VALUES (?, ?, 'batch_reregistered', ?)",
+            (ts, batch_id, f"manifest md5 {row[0]} -> {manifest_md5}; decisions changed"),
+        )
+    n_acc = sum(d.status == "accepted" for d in decisions)
+    con.execute(
+        "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?)",
+        (batch_id, manifest_md5, ts, n_acc, len(decisions) - n_acc),
+    )
+    return seq
+
+
+def _record_decision(
+    con: sqlite3.Connection, batch_id: str, d: Decision, replaces: dict[str, str], ts: str
+) -> None:
+    """One row's submission, files, fingerprint and event."""
+    con.execute(
+        "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?)",
+        (batch_id, d.sample_id, d.status, "; ".join(d.reasons), int(d.sample_id in replaces), ts),
+    )
+    for kind, path, md5, size in d.recorded_files():
+        con.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, d.sample_id, kind, path, md5, size),
+        )
+    if d.fingerprint is not None:
+        fp = d.fingerprint
+        con.execute(
+            "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, d.sample_id, fp.panel, len(fp.genotypes), fp.n_called, fp.to_bytes()),
+        )
+    detail = "; ".join(d.reasons)
+    if d.sample_id in replaces:
+        detail = f"resubmission replacing batch {replaces[d.sample_id]}"
+    con.execute(
+        "INSERT INTO events (at, batch_id, sample_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+        (ts, batch_id, d.sample_id, d.status, detail),
+    )
+
+
+def _record_participant(con: sqlite3.Connection, batch_id: str, seq: int, sample_id: str, ts: str) -> None:
+    """An accepted row's participant: a new one gets a research ID; a known one moves to this batch when the
+    batch is not older than the one it is in (a re-run of an older batch leaves it where it is)."""
+    existing = con.execute(
+        "SELECT p.current_batch_id, COALESCE(b.seq, 0) FROM participants p "
+        "LEFT JOIN batch_state b ON b.batch_id = p.current_batch_id WHERE p.sample_id = ?",
+        (sample_id,),
+    ).fetchone()
+    if existing:
+        if existing[1] <= seq:
+            con.execute("UPDATE participants SET current_batch_id = ? WHERE sample_id = ?", (batch_id, sample_id))
+        return
+    while True:
+        rid = new_research_id()
+        if not con.execute("SELECT 1 FROM participants WHERE research_id = ?", (rid,)).fetchone():
+            break
+    con.execute("INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL)", (sample_id, rid, batch_id, batch_id, ts))
+
+
+def _record_matches(con: sqlite3.Connection, batch_id: str, matches: Sequence[IdentityMatch], ts: str) -> None:
+    """The identity matches found (private: they link center IDs across batches)."""
+    for m in matches:
+        con.execute(
+            "INSERT OR REPLACE INTO identity_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (batch_id, m.sample_id, m.match_batch_id, m.match_sample_id, m.match_research_id,
+             m.concordance, m.n_sites, m.action, ts),
+        )
 
 
 def _digest(manifest_md5: str, decisions: Sequence[Decision]) -> str:

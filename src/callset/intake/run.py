@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callset.config import section
 from callset.core.reference import Reference, load_reference
 from callset.errors import CallsetError
 from callset.intake import checks, flavors
@@ -45,16 +46,6 @@ from callset.intake.report import read_accepted, write_reports  # noqa: F401 - r
 from callset.intake.results_json import from_json_obj, to_json_obj
 
 log = logging.getLogger(__name__)
-
-#: All of Us genome-center contract defaults; ``None`` switches a check off.
-DEFAULT_THRESHOLDS: dict[str, float | None] = {
-    "min_mean_coverage": 30.0,
-    "min_genome_coverage_20x": 0.90,
-    "min_aligned_q30_bases": 8e10,
-    "max_contamination": 0.03,
-    "min_array_concordance": 0.95,
-}
-
 
 @dataclass(frozen=True)
 class IdentityContext:
@@ -87,6 +78,8 @@ class IntakeSettings:
 
     reference_genome: str = "GRCh38"
     contig_recoding: Mapping[str, str] = field(default_factory=dict)
+    #: ``intake.thresholds`` (All of Us genome-center contract; ``None`` switches a check off): keys not given
+    #: take the config schema's defaults
     thresholds: Mapping[str, float | None] = field(default_factory=dict)
     require_metrics: bool = False
     reference_fasta: str | None = None
@@ -103,7 +96,7 @@ class IntakeSettings:
 
     def __post_init__(self) -> None:
         self.contig_recoding = {str(k): str(v) for k, v in (self.contig_recoding or {}).items()}
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(self.thresholds or {})}
+        self.thresholds = section("intake.thresholds", self.thresholds)  # the schema's for keys not given
         self.reference = load_reference(self.reference_genome)
         self.identity_context = IdentityContext.resolve(self.identity, self.reference_genome)
         if self.identity_context is not None:
@@ -242,105 +235,154 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
     reblocked file of a sample it does not accept. With ``settings.identity``, the gVCF's fingerprint is taken
     in the same pass and compared with the CRAM's genotypes; the comparison with other participants is the
     gather's (registry).
+
+    The steps run in this order (their reasons and notes are reported in it): the gVCF (located, scanned,
+    flavor), the CRAM (located, checked, identity with the gVCF), the center's metrics, the fingerprint's
+    coverage, staging.
     """
-    batch_dir, out_dir = Path(batch_dir), Path(out_dir)
-    manifest = batch_dir / MANIFEST_NAME
-    reference, contig_recoding = settings.reference, settings.contig_recoding
-    thresholds, require_metrics = settings.thresholds, settings.require_metrics
-    reference_fasta = settings.reference_fasta
-    identity = settings.identity_context
-    res = SampleResult(row=row, reasons=list(row.problems))
-    sid = row.sample_id
-    where = f"{manifest}: line {row.line}"
-    rel = row.get("gvcf")
-    if rel:
-        gvcf, why = resolve_member(batch_dir, rel)
-        if why:
-            res.reasons.append(f"{where}, column gvcf: {why}")
-        else:
-            assert gvcf is not None
-            missing = checks.check_present(gvcf, "gVCF")
-            if missing:
-                res.reasons.append(f"{where}, column gvcf: {missing[0]}")
-            else:
-                res.gvcf = gvcf
-    if res.gvcf is not None:
-        # one streaming pass: md5, BGZF integrity, header and every record (and the reblocked copy)
-        sink = None
-        if settings.reblock is not None and sid and not row.problems:
-            sink = Reblocker(reblocked_path(out_dir, sid), settings.reblock, contig_recoding=contig_recoding,
-                             fasta=reference_fasta)
-        res.scan = checks.scan_gvcf(
-            res.gvcf, sample_id=sid or "", reference=reference, contig_recoding=contig_recoding, sink=sink,
-            reference_fasta=reference_fasta,
-            fingerprint_panel=identity.panel if identity else None,
-            fingerprint_min_gq=identity.settings.min_gq if identity else 20,
+    sample = _SampleCheck(SampleResult(row=row, reasons=list(row.problems)), settings, Path(batch_dir), Path(out_dir))
+    for step in (_gvcf_step, _cram_step, _metrics_step, _fingerprint_step, _staging_step):
+        step(sample)
+    return sample.res
+
+
+@dataclass
+class _SampleCheck:
+    """One manifest row under :func:`check_sample`: its result so far and what every step reads."""
+
+    res: SampleResult
+    settings: IntakeSettings
+    batch_dir: Path
+    out_dir: Path
+
+    @property
+    def where(self) -> str:
+        """The manifest line, for reasons."""
+        return f"{self.batch_dir / MANIFEST_NAME}: line {self.res.row.line}"
+
+
+def _locate(sample: _SampleCheck, column: str, kind: str) -> tuple[Path | None, list[str]]:
+    """The file of ``column`` (``gvcf``/``cram``) inside the batch folder, or None and why not (column empty:
+    None, no reasons). ``kind`` names the file in messages."""
+    rel = sample.res.row.get(column)
+    if not rel:
+        return None, []
+    path, why = resolve_member(sample.batch_dir, rel)
+    if why:
+        return None, [f"{sample.where}, column {column}: {why}"]
+    assert path is not None
+    missing = checks.check_present(path, kind)
+    return (None if missing else path), [f"{sample.where}, column {column}: {m}" for m in missing]
+
+
+def _gvcf_step(sample: _SampleCheck) -> None:
+    """Locate the gVCF; scan it (md5, BGZF, header, every record, the reblocked copy and the fingerprint in one
+    pass), its index and its flavor."""
+    res = sample.res
+    res.gvcf, problems = _locate(sample, "gvcf", "gVCF")
+    res.reasons.extend(problems[:1])
+    if res.gvcf is None:
+        return
+    res.scan = _scan_gvcf(sample)
+    res.gvcf_md5 = res.scan.md5
+    want = res.row.get("gvcf_md5")
+    if want and want != res.gvcf_md5:
+        res.reasons.append(
+            f"{res.gvcf}: md5 {res.gvcf_md5} does not match manifest gvcf_md5 {want} ({sample.where})"
         )
-        if sink is not None:
-            res.reblocked = _finish_reblock(sink, res)
-        res.gvcf_md5 = res.scan.md5
-        want = row.get("gvcf_md5")
-        if want and want != res.gvcf_md5:
-            res.reasons.append(
-                f"{res.gvcf}: md5 {res.gvcf_md5} does not match manifest gvcf_md5 {want} ({where})"
-            )
-        res.reasons.extend(res.scan.problems)
-        res.notes.extend(res.scan.notes)
-        if res.scan.compression == "bgzf":
-            problems, notes, res.rebuild_index = checks.check_gvcf_index(res.gvcf, res.scan)
-            res.reasons.extend(problems)
-            res.notes.extend(notes)
-        _flavor(res, settings.gvcf_flavors, out_dir)
-        if res.normalised is not None and res.reblocked is not None and not res.reasons:
-            # the scan's pass reblocked the caller's own layout: joint calling reads the GATK-layout copy
-            res.reblocked = _reblock_normalised(res, settings.reblock, out_dir, contig_recoding, reference_fasta)
-        # the header was for the flavor check; it does not travel to the gather (thousands of contig lines)
-        res.scan.header_lines = []
-    rel_cram = row.get("cram")
-    if rel_cram:
-        cram, why = resolve_member(batch_dir, rel_cram)
-        if why:
-            res.reasons.append(f"{where}, column cram: {why}")
-        else:
-            assert cram is not None
-            missing = checks.check_present(cram, "CRAM")
-            res.reasons.extend(f"{where}, column cram: {m}" for m in missing)
-            if not missing:
-                res.cram = cram
-    if res.cram is not None:
-        res.cram_md5 = checks.md5sum(res.cram)
-        want = row.get("cram_md5")
-        if want and want != res.cram_md5:
-            res.reasons.append(
-                f"{res.cram}: md5 {res.cram_md5} does not match manifest cram_md5 {want} ({where})"
-            )
-        problems, notes = checks.check_cram(
-            res.cram,
-            sample_id=sid or "",
-            reference=reference,
-            contig_recoding=contig_recoding,
-            reference_fasta=reference_fasta,
-            index_dir=out_dir / "cram",
-        )
+    res.reasons.extend(res.scan.problems)
+    res.notes.extend(res.scan.notes)
+    if res.scan.compression == "bgzf":
+        problems, notes, res.rebuild_index = checks.check_gvcf_index(res.gvcf, res.scan)
         res.reasons.extend(problems)
         res.notes.extend(notes)
-        if not problems:
-            _cram_identity(res, identity, reference_fasta, contig_recoding)
-    elif row.get("cram_md5") and not rel_cram:
-        res.reasons.append(f"{where}, column cram_md5: given without a cram")
-    failures, notes = check_metrics_notes(row, thresholds, require=require_metrics)
-    res.reasons.extend(f"{where}, {m}" for m in failures)
+    settings = sample.settings
+    _flavor(res, settings.gvcf_flavors, sample.out_dir)
+    if res.normalised is not None and res.reblocked is not None and not res.reasons:
+        # the scan's pass reblocked the caller's own layout: joint calling reads the GATK-layout copy
+        res.reblocked = _reblock_normalised(res, settings.reblock, sample.out_dir, settings.contig_recoding,
+                                            settings.reference_fasta)
+    # the header was for the flavor check; it does not travel to the gather (thousands of contig lines)
+    res.scan.header_lines = []
+
+
+def _scan_gvcf(sample: _SampleCheck) -> checks.GvcfScan:
+    """The scan's one streaming pass over the gVCF, reblocking it on the way (``settings.reblock``; only a row
+    without manifest problems) and taking its fingerprint (identity checks on)."""
+    res, settings = sample.res, sample.settings
+    assert res.gvcf is not None
+    sid = res.row.sample_id
+    identity = settings.identity_context
+    sink = None
+    if settings.reblock is not None and sid and not res.row.problems:
+        sink = Reblocker(reblocked_path(sample.out_dir, sid), settings.reblock,
+                         contig_recoding=settings.contig_recoding, fasta=settings.reference_fasta)
+    res.scan = checks.scan_gvcf(
+        res.gvcf, sample_id=sid or "", reference=settings.reference, contig_recoding=settings.contig_recoding,
+        sink=sink, reference_fasta=settings.reference_fasta,
+        fingerprint_panel=identity.panel if identity else None,
+        fingerprint_min_gq=identity.settings.min_gq if identity else 20,
+    )
+    if sink is not None:
+        res.reblocked = _finish_reblock(sink, res)
+    return res.scan
+
+
+def _cram_step(sample: _SampleCheck) -> None:
+    """Locate the CRAM; its md5, integrity, header and index; from the gVCF's person? (identity checks on)."""
+    res, settings = sample.res, sample.settings
+    res.cram, problems = _locate(sample, "cram", "CRAM")
+    res.reasons.extend(problems)
+    if res.cram is None:
+        if res.row.get("cram_md5") and not res.row.get("cram"):
+            res.reasons.append(f"{sample.where}, column cram_md5: given without a cram")
+        return
+    res.cram_md5 = checks.md5sum(res.cram)
+    want = res.row.get("cram_md5")
+    if want and want != res.cram_md5:
+        res.reasons.append(
+            f"{res.cram}: md5 {res.cram_md5} does not match manifest cram_md5 {want} ({sample.where})"
+        )
+    problems, notes = checks.check_cram(
+        res.cram,
+        sample_id=res.row.sample_id or "",
+        reference=settings.reference,
+        contig_recoding=settings.contig_recoding,
+        reference_fasta=settings.reference_fasta,
+        index_dir=sample.out_dir / "cram",
+    )
+    res.reasons.extend(problems)
     res.notes.extend(notes)
-    if identity is not None and res.scan is not None and res.scan.fingerprint is not None:
-        n, need = res.scan.fingerprint.n_called, identity.settings.min_sites
-        if n < need:
-            res.notes.append(
-                f"identity fingerprint: {n} of {len(identity.panel)} panel sites called (at least {need} needed): "
-                "not compared with other participants"
-            )
+    if not problems:
+        _cram_identity(res, settings.identity_context, settings.reference_fasta, settings.contig_recoding)
+
+
+def _metrics_step(sample: _SampleCheck) -> None:
+    """The center's metrics against the thresholds (``intake.thresholds``, ``intake.require_metrics``)."""
+    failures, notes = check_metrics_notes(sample.res.row, sample.settings.thresholds,
+                                          require=sample.settings.require_metrics)
+    sample.res.reasons.extend(f"{sample.where}, {m}" for m in failures)
+    sample.res.notes.extend(notes)
+
+
+def _fingerprint_step(sample: _SampleCheck) -> None:
+    """A note when the gVCF called too few panel sites for its fingerprint to be compared with others'."""
+    res, identity = sample.res, sample.settings.identity_context
+    if identity is None or res.scan is None or res.scan.fingerprint is None:
+        return
+    n, need = res.scan.fingerprint.n_called, identity.settings.min_sites
+    if n < need:
+        res.notes.append(
+            f"identity fingerprint: {n} of {len(identity.panel)} panel sites called (at least {need} needed): "
+            "not compared with other participants"
+        )
+
+
+def _staging_step(sample: _SampleCheck) -> None:
+    """An accepted gVCF staged where joint calling reads it (``out_dir/gvcf``)."""
+    res = sample.res
     if res.accepted and res.gvcf is not None:
-        res.staged = _stage_gvcf(res, out_dir / "gvcf", contig_recoding)
-    return res
+        res.staged = _stage_gvcf(res, sample.out_dir / "gvcf", sample.settings.contig_recoding)
 
 
 def reblocked_path(out_dir: Path, sample_id: str) -> Path:

@@ -11,6 +11,7 @@ Modules, one check each (all take Hail objects and return Hail Tables or small p
 - :mod:`.ancestry` — PCA of a labelled panel, projection of the cohort, random forest;
 - :mod:`.outliers` — metrics regressed on PCs, MAD outliers within ancestry groups; hard filters;
 - :mod:`.report` — the self-contained HTML report (inline SVG);
+- :mod:`.settings` — every threshold, from the ``sample_qc.<part>`` config sections (schema defaults);
 - :mod:`.pipeline` — runs everything and writes ``<results>/qc/``;
 - :mod:`.accuracy` — scores a run against the simulator's truth.
 

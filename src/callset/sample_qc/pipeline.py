@@ -33,6 +33,7 @@ from callset.sample_qc import contamination as contam
 from callset.sample_qc import metrics as met
 from callset.sample_qc import outliers as outl
 from callset.sample_qc import relatedness as rel
+from callset.sample_qc.settings import SampleQCSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,6 @@ SAMPLE_QC_COLUMNS = [
 
 #: columns of ``checks.tsv`` (``markers``: what the check rested on; ``n_markers``: how many)
 CHECK_COLUMNS = ["check", "assessable", "reason", "markers", "n_markers"]
-
-#: hard-filter thresholds (``None`` = not applied); config ``sample_qc.hard_filters`` overrides
-DEFAULT_HARD_FILTERS: dict[str, Any] = {
-    "min_mean_coverage": 30.0,
-    "min_genome_coverage_20x": 0.9,
-    "max_contamination": 0.03,
-    "min_call_rate": None,
-    "sex": True,
-}
-
 
 @dataclass
 class SampleQCResult:
@@ -167,48 +158,48 @@ def run_sample_qc(
     ancestry: Mapping[str, Any] | None = None,
     outliers: Mapping[str, Any] | None = None,
     reference_genome: str = "GRCh38",
+    settings: SampleQCSettings | None = None,
 ) -> SampleQCResult:
     """All checks on ``vds`` (column key = center sample_id); nothing is written.
 
     :param center: :func:`read_center_metrics` output (reported sex, coverage, contamination, CRAM path).
     :param cram_base: batch_id -> folder that CRAM paths in ``center`` are relative to (absolute paths
         are used as they are).
-    :param hard_filters: overrides of :data:`DEFAULT_HARD_FILTERS`.
+    :param hard_filters: ``sample_qc.hard_filters`` (and likewise ``qc_sites``, ``sex_cutoffs`` =
+        ``sample_qc.sex``, ``contamination``, ``relatedness``, ``ancestry``, ``outliers``): keys not given take
+        the config schema's defaults (:class:`~callset.sample_qc.settings.SampleQCSettings`).
+    :param settings: all of them at once, instead of the sections one by one.
     """
-    qc_sites = dict(qc_sites or {})
-    relatedness = dict(relatedness or {})
-    ancestry = dict(ancestry or {})
-    outliers = dict(outliers or {})
-    thresholds = {**DEFAULT_HARD_FILTERS, **(hard_filters or {})}
+    sections = {"hard_filters": hard_filters, "qc_sites": qc_sites, "sex": sex_cutoffs,
+                "contamination": contamination, "relatedness": relatedness, "ancestry": ancestry,
+                "outliers": outliers}
+    if settings is None:
+        settings = SampleQCSettings.from_config(**sections)
+    elif any(v is not None for v in sections.values()):
+        raise TypeError("run_sample_qc: give settings or the config sections, not both")
     checks: list[CheckStatus] = []  # in report order: contamination, sex, ancestry, relatedness (2)
 
-    df, depth_ht, sites = _sample_metrics(vds, qc_sites)
+    df, depth_ht, sites = _sample_metrics(vds, settings.qc_sites)
     for found in (
-        _check_contamination(sites, checks, contamination or {}),
-        _check_sex(vds, depth_ht, checks, sex_cutoffs or {}),
+        _check_contamination(sites, checks, settings.contamination),
+        _check_sex(vds, depth_ht, checks, settings.sex_cutoffs),
     ):
         if found is not None:
             df = df.merge(found, on="s", how="left")
     anc_pcs, panel_pcs, pred = _check_ancestry(
         sites, checks, panel_vcf=panel_vcf, panel_labels=panel_labels, reference_genome=reference_genome,
-        ancestry=ancestry,
+        ancestry=settings.ancestry,
     )
     if pred is not None:
         df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
-    pairs, kin_hist, kin_params = _check_relatedness(sites, checks, relatedness, anc_pcs)
+    pairs, kin_hist, kin_params = _check_relatedness(sites, checks, settings.relatedness, anc_pcs)
 
     df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
     _add_sex_concordance(df)
-    df["hard_filter_reasons"] = _hard_filter_reasons(df, thresholds)
-    df["flags"], bounds = _flags(df, anc_pcs, pairs, outliers)
+    df["hard_filter_reasons"] = _hard_filter_reasons(df, settings.hard_filters)
+    df["flags"], bounds = _flags(df, anc_pcs, pairs, settings.outliers)
     params = {
-        "hard_filters": thresholds,
-        "qc_sites": qc_sites,
-        "sex_cutoffs": dict(sex_cutoffs or {}),
-        "contamination": dict(contamination or {}),
-        "relatedness": relatedness,
-        "ancestry": ancestry,
-        "outliers": outliers,
+        **settings.record(),
         "n_qc_sites": sites.n_sites,
         "n_independent_markers": sites.n_independent,
         "ld_prune": {"r2": sites.ld_r2, "r2_independent_count": sites.count_r2, "bp_window_size": sites.ld_window},
@@ -255,15 +246,15 @@ def _sample_metrics(
     depth_ht = met.compute_depth_by_region(vds).checkpoint(hl.utils.new_temp_file("sqc_depth", "ht"))
     df = df.merge(_frame(depth_ht), on="s", how="left")
     log.info("sample QC: dense QC MatrixTable of common biallelic autosomal SNPs")
-    min_af = qc_sites.get("min_af", 0.01)
-    qc_mt = met.get_qc_mt(vds, min_af=min_af, min_callrate=qc_sites.get("min_call_rate", 0.95)).checkpoint(
+    min_af = qc_sites["min_af"]
+    qc_mt = met.get_qc_mt(vds, min_af=min_af, min_callrate=qc_sites["min_call_rate"]).checkpoint(
         hl.utils.new_temp_file("sqc_qc", "mt")
     )
     n_sites = qc_mt.count_rows()
     log.info("sample QC: %d QC sites; LD pruning", n_sites)
     df = df.merge(_frame(met.compute_call_rate(qc_mt)), on="s", how="left")
-    ld_r2 = qc_sites.get("ld_r2", 0.1)
-    ld_window = int(qc_sites.get("ld_window_bp", 1_000_000))
+    ld_r2 = qc_sites["ld_r2"]
+    ld_window = int(qc_sites["ld_window_bp"])
     # ancestry (and PC-Relate) read the markers pruned at ld_r2; how far relatedness can go is judged on the
     # count pruned at the r² this many samples can tell from chance (the same set from 108 samples up)
     count_r2 = None if ld_r2 is None else round(met.detectable_r2(ld_r2, qc_mt.count_cols()), 4)
@@ -342,7 +333,7 @@ def _check_ancestry(
     def assign() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         panel_mt = anc.read_panel(panel_vcf, labels_tsv=panel_labels, reference_genome=reference_genome)
         c_ht, p_ht, _ = anc.compute_ancestry_pcs(
-            sites.pruned_mt, panel_mt, n_pcs=ancestry.get("n_pcs"), min_sites=ancestry.get("min_sites", 100)
+            sites.pruned_mt, panel_mt, n_pcs=ancestry["n_pcs"], min_sites=ancestry["min_sites"]
         )
         k = len(c_ht.aggregate(hl.agg.take(c_ht.scores, 1))[0])
         anc_info["n_sites"] = hl.eval(c_ht.n_sites)
@@ -350,8 +341,8 @@ def _check_ancestry(
         cohort_pcs = anc.scores_frame(c_ht, k)
         panel_frame = anc.scores_frame(p_ht, k, extra=("ancestry",))
         pred = anc.assign_ancestry(
-            cohort_pcs, panel_frame, min_prob=ancestry.get("min_prob", 0.75),
-            min_panel_accuracy=ancestry.get("min_panel_accuracy", 0.9),
+            cohort_pcs, panel_frame, min_prob=ancestry["min_prob"],
+            min_panel_accuracy=ancestry["min_panel_accuracy"],
         )
         anc_info["oob"] = pred.attrs["panel_oob_accuracy"]
         return cohort_pcs, panel_frame, pred
@@ -381,7 +372,7 @@ def _check_relatedness(
     kinship histogram (None when not assessable) and the kinship parameters; appends the ``relatedness``
     and ``relatedness_second_degree`` checks."""
     pairs = pd.DataFrame(columns=["id1", "id2", "kinship", "degree"])
-    method = relatedness.get("method", "king")
+    method = relatedness["method"]
     kin_what = f"{sites.independent_what} autosomal SNPs"
     pc_cols = _pc_columns(anc_pcs)
     try:
@@ -389,13 +380,13 @@ def _check_relatedness(
             sites.qc_mt if method == "king" else sites.pruned_mt,
             n_independent=sites.n_independent if method == "king" else None,
             method=method,
-            k=relatedness.get("k", 3),
-            min_individual_maf=relatedness.get("min_individual_maf", 0.01),
+            k=relatedness["k"],
+            min_individual_maf=relatedness["min_individual_maf"],
             scores=None
             if anc_pcs is None or method != "pc_relate"
             else {r["s"]: [r[c] for c in pc_cols] for r in anc_pcs.to_dict("records")},
-            min_independent_markers=relatedness.get("min_independent_markers") or {},
-            max_pairs_per_sample=relatedness.get("max_pairs_per_sample", 1.0),
+            min_independent_markers=relatedness["min_independent_markers"],
+            max_pairs_per_sample=relatedness["max_pairs_per_sample"],
         )
     except NotAssessable as e:
         log.warning("sample QC: relatedness not assessable: %s", e)
@@ -421,7 +412,7 @@ def _check_relatedness(
     checks.append(
         CheckStatus("relatedness_second_degree", kr.assessable["second"], kr.reasons["second"], what, kr.n_markers)
     )
-    floor = kr.min_reported_kinship(relatedness.get("min_kinship", 0.1))
+    floor = kr.min_reported_kinship(relatedness["min_kinship"])
     if floor is not None:
         p = _frame(rel.filter_related_pairs(kr.kin_ht, min_kinship=floor), key="id1")
         pairs = p[["id1", "id2", "kinship", "degree"]] if len(p) else pairs
@@ -469,9 +460,9 @@ def _flags(
         odf,
         pc_columns=_pc_columns(anc_pcs),
         group_column="ancestry" if anc_pcs is not None else None,
-        n_mads=outliers.get("n_mads", 8.0),
-        min_group_size=outliers.get("min_group_size", 10),
-        metrics=outliers.get("metrics", outl.OUTLIER_METRICS),
+        n_mads=outliers["n_mads"],
+        min_group_size=outliers["min_group_size"],
+        metrics=outliers["metrics"],
     )
     flags: list[list[str]] = [list(f) for f in oflags]
     if len(pairs):
@@ -703,7 +694,10 @@ def run_from_cohort(
     ancestry: Mapping[str, Any] | None = None,
     outliers: Mapping[str, Any] | None = None,
 ) -> SampleQCResult:
-    """Read the cohort step's VDS and the intake tables, run every check, write ``out_dir``."""
+    """Read the cohort step's VDS and the intake tables, run every check, write ``out_dir``.
+
+    ``hard_filters`` … ``outliers``: the ``sample_qc.<part>`` config sections (keys not given: the schema's
+    defaults)."""
     from callset.core.cohort import cohort_parts, read_cohort_vds
 
     if not cohort_parts(cohort_step):
@@ -716,14 +710,11 @@ def run_from_cohort(
         panel_labels=panel_labels,
         reference_fasta=reference_fasta,
         cram_base=batch_dirs,
-        hard_filters=hard_filters,
-        qc_sites=qc_sites,
-        sex_cutoffs={k: tuple(v) if isinstance(v, list) else v for k, v in (sex or {}).items()},
-        contamination=contamination,
-        relatedness=relatedness,
-        ancestry=ancestry,
-        outliers=outliers,
         reference_genome=reference_genome,
+        settings=SampleQCSettings.from_config(
+            hard_filters=hard_filters, qc_sites=qc_sites, sex=sex, contamination=contamination,
+            relatedness=relatedness, ancestry=ancestry, outliers=outliers,
+        ),
     )
     out = to_research_ids(res, read_research_ids(research_ids_tsv))
     write_sample_qc(out, out_dir, title=f"Sample QC — {Path(cohort_step).name}")
