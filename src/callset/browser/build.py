@@ -276,79 +276,12 @@ def build_site(release_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
 
 def _write_site(tmp: Path, rel: Path, manifest: dict[str, Any], summary: Path, vat: VatReader | None,
                 dropped: dict[str, int], k: int, chunk_size: int) -> dict[str, Any]:
-    vocab = {n: Vocab() for n in ("consequence", "variant_type", "clinvar", "filter")}
-    genes: dict[str, dict[str, Any]] = {}
-    rsids: dict[int, dict[str, list[str]]] = {}
-    contigs: list[dict[str, Any]] = []
-    groups: list[str] | None = None
-    n_total = 0
-    state: dict[str, Any] = {}
-
-    def flush() -> None:
-        rows, details = state["rows"], state["details"]
-        if not rows:
-            return
-        cid, i = state["cid"], len(state["chunks"])
-        d = tmp / "data" / cid
-        d.mkdir(exist_ok=True)
-        (d / f"{i}.js").write_text(_js("CS.chunk", cid, i, rows))
-        (d / f"{i}.d.js").write_text(_js("CS.detail", cid, i, details))
-        state["chunks"].append([rows[0][0], rows[-1][0], len(rows)])
-        state["rows"], state["details"] = [], []
-
-    def start_contig(name: str) -> None:
-        cid = f"c{len(contigs)}"
-        state.update(cid=cid, chunks=[], rows=[], details=[])
-        state["ann"] = vat.contig(name) if vat else {}
-        contigs.append({"name": name, "id": cid, "chunks": state["chunks"]})
-
-    for chrom, pos, ref, alt, shown in read_summary(summary):
-        if not contigs or contigs[-1]["name"] != chrom:
-            if contigs:
-                flush()
-            start_contig(chrom)
-        if groups is None:
-            groups = [g for g in shown if g != ALL]
-        if ALL not in shown:
-            raise BrowserError(f"{summary}: {chrom}-{pos}-{ref}-{alt} has no '{ALL}' row")
-        if [g for g in shown if g != ALL] != groups:
-            raise BrowserError(f"{summary}: {chrom}-{pos}-{ref}-{alt} has groups {sorted(shown)}, others {groups}")
-        a = state["ann"].get((pos, ref, alt))
-        if a is None:
-            a = Annotation(variant_type=variant_type(ref, alt),
-                           filter=_missing_from_vat_filter(alt, dropped) if vat else "")
-        vid = f"{chrom}-{pos}-{ref}-{alt}"
-        row = [pos, ref, alt, ",".join(a.genes), vocab["consequence"](a.consequence),
-               vocab["variant_type"](a.variant_type or variant_type(ref, alt)), vocab["clinvar"](a.clinvar[0]),
-               vocab["filter"](a.filter), *(shown[ALL][SHOWN.index(c)] for c in ("AC", "AN", "AF")),
-               shown[ALL][3], shown[ALL][4], a.rsid]
-        state["rows"].append(row)
-        state["details"].append([[shown[g] for g in groups], a.transcripts, list(a.clinvar), a.score])
-        for g in a.genes:
-            ext = genes.setdefault(g.upper(), {"symbol": g, "ranges": {}})
-            r = ext["ranges"].setdefault(state["cid"], [pos, pos])
-            r[0], r[1] = min(r[0], pos), max(r[1], pos)
-        for rs in filter(None, re.split(r"[,;\s]+", a.rsid)):
-            rsids.setdefault(_rsid_bucket(rs), {}).setdefault(rs.lower(), []).append(vid)
-        n_total += 1
-        if len(state["rows"]) >= chunk_size:
-            flush()
-    if contigs:
-        flush()
+    index = _SiteIndex()
+    chunks = _Chunks(tmp, chunk_size)
+    groups, n_total = _write_chunks(summary, vat, dropped, chunks, index)
     if n_total == 0:
         log.warning("%s: the public summary has no variant: the site has nothing to search", summary)
-
-    shards: dict[str, dict[str, Any]] = {}
-    for key, g in genes.items():
-        shards.setdefault(_gene_shard(key), {})[key] = {
-            "symbol": g["symbol"], "ranges": [[cid, a, b] for cid, (a, b) in g["ranges"].items()]}
-    (tmp / "data" / "genes").mkdir()
-    for shard, entries in shards.items():
-        (tmp / "data" / "genes" / f"{shard}.js").write_text(_js("CS.genes", shard, entries))
-    (tmp / "data" / "rsid").mkdir()
-    for b, entries in rsids.items():
-        (tmp / "data" / "rsid" / f"{b}.js").write_text(_js("CS.rsids", b, entries))
-
+    gene_shards = _write_lookups(tmp, index)
     meta = {
         "release": manifest.get("release", rel.name),
         "created": manifest.get("created"),
@@ -357,14 +290,122 @@ def _write_site(tmp: Path, rel: Path, manifest: dict[str, Any], summary: Path, v
         "groups": groups or [],
         "n_variants": n_total,
         "annotated": vat is not None,
-        "contigs": contigs,
-        "vocab": {n: v.values for n, v in vocab.items()},
-        "gene_shards": sorted(shards),
-        "rsid_buckets": sorted(rsids),
+        "contigs": chunks.contigs,
+        "vocab": {n: v.values for n, v in index.vocab.items()},
+        "gene_shards": gene_shards,
+        "rsid_buckets": sorted(index.rsids),
         "rsid_n_buckets": RSID_BUCKETS,
         "site_built": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
     (tmp / "data" / "meta.js").write_text(_js("CS.meta", meta))
     _copy_assets(tmp)
-    log.info("%d genes, %d rsIDs indexed", len(genes), sum(len(b) for b in rsids.values()))
+    log.info("%d genes, %d rsIDs indexed", len(index.genes), sum(len(b) for b in index.rsids.values()))
     return meta
+
+
+@dataclass
+class _SiteIndex:
+    """What the site looks up besides the chunks: vocabularies, gene extents per contig, rsID -> variant IDs."""
+
+    vocab: dict[str, Vocab] = field(
+        default_factory=lambda: {n: Vocab() for n in ("consequence", "variant_type", "clinvar", "filter")})
+    genes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rsids: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+
+    def add(self, cid: str, pos: int, vid: str, a: Annotation) -> None:
+        """Index variant ``vid`` (at ``pos`` of contig ``cid``) under its genes and rsIDs."""
+        for g in a.genes:
+            ext = self.genes.setdefault(g.upper(), {"symbol": g, "ranges": {}})
+            r = ext["ranges"].setdefault(cid, [pos, pos])
+            r[0], r[1] = min(r[0], pos), max(r[1], pos)
+        for rs in filter(None, re.split(r"[,;\s]+", a.rsid)):
+            self.rsids.setdefault(_rsid_bucket(rs), {}).setdefault(rs.lower(), []).append(vid)
+
+
+class _Chunks:
+    """The search chunks (``data/<cid>/<i>.js``) and details (``<i>.d.js``), one contig at a time."""
+
+    def __init__(self, tmp: Path, chunk_size: int) -> None:
+        self.tmp, self.chunk_size = tmp, chunk_size
+        self.contigs: list[dict[str, Any]] = []  # meta.js "contigs": name, id and chunk table
+        self.cid = ""
+        self.table: list[list[Any]] = []
+        self.rows: list[list[Any]] = []
+        self.details: list[list[Any]] = []
+
+    def start_contig(self, name: str) -> None:
+        self.cid = f"c{len(self.contigs)}"
+        self.table, self.rows, self.details = [], [], []
+        self.contigs.append({"name": name, "id": self.cid, "chunks": self.table})
+
+    def add(self, row: list[Any], detail: list[Any]) -> None:
+        self.rows.append(row)
+        self.details.append(detail)
+        if len(self.rows) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, details = self.rows, self.details
+        if not rows:
+            return
+        i = len(self.table)
+        d = self.tmp / "data" / self.cid
+        d.mkdir(exist_ok=True)
+        (d / f"{i}.js").write_text(_js("CS.chunk", self.cid, i, rows))
+        (d / f"{i}.d.js").write_text(_js("CS.detail", self.cid, i, details))
+        self.table.append([rows[0][0], rows[-1][0], len(rows)])
+        self.rows, self.details = [], []
+
+
+def _write_chunks(summary: Path, vat: VatReader | None, dropped: dict[str, int], chunks: _Chunks,
+                  index: _SiteIndex) -> tuple[list[str] | None, int]:
+    """Write every variant of the public summary (with its VAT annotation) to ``chunks`` and ``index``; return
+    the groups (besides ``all``) and the number of variants.
+
+    :raises BrowserError: a variant without an ``all`` row, or with other groups than the first.
+    """
+    groups: list[str] | None = None
+    n_total = 0
+    ann: dict[tuple[int, str, str], Annotation] = {}
+    vocab = index.vocab
+    for chrom, pos, ref, alt, shown in read_summary(summary):
+        if not chunks.contigs or chunks.contigs[-1]["name"] != chrom:
+            if chunks.contigs:
+                chunks.flush()
+            chunks.start_contig(chrom)
+            ann = vat.contig(chrom) if vat else {}
+        if groups is None:
+            groups = [g for g in shown if g != ALL]
+        if ALL not in shown:
+            raise BrowserError(f"{summary}: {chrom}-{pos}-{ref}-{alt} has no '{ALL}' row")
+        if [g for g in shown if g != ALL] != groups:
+            raise BrowserError(f"{summary}: {chrom}-{pos}-{ref}-{alt} has groups {sorted(shown)}, others {groups}")
+        a = ann.get((pos, ref, alt))
+        if a is None:
+            a = Annotation(variant_type=variant_type(ref, alt),
+                           filter=_missing_from_vat_filter(alt, dropped) if vat else "")
+        row = [pos, ref, alt, ",".join(a.genes), vocab["consequence"](a.consequence),
+               vocab["variant_type"](a.variant_type or variant_type(ref, alt)), vocab["clinvar"](a.clinvar[0]),
+               vocab["filter"](a.filter), *(shown[ALL][SHOWN.index(c)] for c in ("AC", "AN", "AF")),
+               shown[ALL][3], shown[ALL][4], a.rsid]
+        chunks.add(row, [[shown[g] for g in groups], a.transcripts, list(a.clinvar), a.score])
+        index.add(chunks.cid, pos, f"{chrom}-{pos}-{ref}-{alt}", a)
+        n_total += 1
+    if chunks.contigs:
+        chunks.flush()
+    return groups, n_total
+
+
+def _write_lookups(tmp: Path, index: _SiteIndex) -> list[str]:
+    """Write the gene shards (``data/genes/<X>.js``) and rsID buckets (``data/rsid/<b>.js``); return the shards."""
+    shards: dict[str, dict[str, Any]] = {}
+    for key, g in index.genes.items():
+        shards.setdefault(_gene_shard(key), {})[key] = {
+            "symbol": g["symbol"], "ranges": [[cid, a, b] for cid, (a, b) in g["ranges"].items()]}
+    (tmp / "data" / "genes").mkdir()
+    for shard, entries in shards.items():
+        (tmp / "data" / "genes" / f"{shard}.js").write_text(_js("CS.genes", shard, entries))
+    (tmp / "data" / "rsid").mkdir()
+    for b, entries in index.rsids.items():
+        (tmp / "data" / "rsid" / f"{b}.js").write_text(_js("CS.rsids", b, entries))
+    return sorted(shards)

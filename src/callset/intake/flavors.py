@@ -406,72 +406,95 @@ def normalise_gvcf(src: Path, dest: Path, info: FlavorInfo, *, label: str | None
 
     import pysam
 
-    label = label or str(src)
     res = NormaliseResult(Path(dest))
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    header: list[str] = []
-    pending: list[_Var] = []
-    out: list[str] = []
-    verbatim = info.flavor == "gatk"  # only same-position records to merge
-    pending_text: list[str] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        if len(pending) == 1:
-            out.append(pending_text[0] if verbatim else _variant_line(pending[0]))
-        else:
-            merged, why = merge_same_position(pending)
-            where = f"{pending[0].chrom}:{pending[0].pos}"
-            if merged is None:
-                res.problems.append(
-                    f"{label}: line {pending[1].line_no}: {len(pending)} variant records at {where} cannot be "
-                    f"merged into one: {why} (the combiner would keep only one of them)")
-                out.extend(pending_text if verbatim else (_variant_line(p) for p in pending))
-            else:
-                res.merged.append(where)
-                out.append(_variant_line(merged))
-        pending.clear()
-        pending_text.clear()
-
+    norm = _Normaliser(info, res, label or str(src))
     with gzip.open(src, "rt", errors="replace") as fin, pysam.BGZFile(str(tmp), "wb", index=None) as fout:
         for line_no, raw in enumerate(fin, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if line.startswith("##"):
-                header.append(line)
-                continue
-            if line.startswith("#"):
-                head = (("\n".join(header) + "\n" + _provenance(info, "same-position variant records merged")
-                         + line + "\n") if verbatim else canonical_header(header, info, line))
-                fout.write(head.encode())
-                continue
-            if not line:
-                continue
-            f = line.split("\t")
-            res.n_records += 1
-            is_block = f[7].startswith("END=") or ";END=" in f[7]
-            if is_block:
-                flush()
-                out.append(line if verbatim else _block_line(f, res))
-            else:
-                v = _parse_var(f, line_no)
-                if v.filt not in (".", "PASS") and not verbatim:
-                    res.n_filtered_calls += 1
-                if pending and (pending[0].chrom != v.chrom or pending[0].pos != v.pos):
-                    flush()
-                pending.append(v)
-                pending_text.append(line)
-            if len(out) >= 10000:
-                fout.write(("\n".join(out) + "\n").encode())
-                out.clear()
-        flush()
-        if out:
-            fout.write(("\n".join(out) + "\n").encode())
+                norm.header.append(line)
+            elif line.startswith("#"):
+                fout.write(norm.header_text(line).encode())
+            elif line:
+                norm.record(line, line_no)
+                if len(norm.out) >= 10000:
+                    fout.write(norm.take())
+        norm.flush()
+        if norm.out:
+            fout.write(norm.take())
     tmp.replace(dest)
     pysam.tabix_index(str(dest), preset="vcf", force=True)
     return res
+
+
+class _Normaliser:
+    """One gVCF's lines in file order -> its normalised lines (``out``), counted and reported in ``res``.
+
+    Variant records of one position wait in ``pending`` until the position ends, then go out as they are (one
+    record; verbatim for a GATK gVCF, in the GATK layout otherwise) or merged (:func:`merge_same_position`).
+    """
+
+    def __init__(self, info: FlavorInfo, res: NormaliseResult, label: str) -> None:
+        self.info, self.res, self.label = info, res, label
+        self.verbatim = info.flavor == "gatk"  # only same-position records to merge
+        self.header: list[str] = []
+        self.pending: list[_Var] = []
+        self.pending_text: list[str] = []
+        self.out: list[str] = []
+
+    def header_text(self, columns: str) -> str:
+        """The header to write, given the ``#CHROM`` line (the ``##`` lines are in ``header``)."""
+        if self.verbatim:
+            return ("\n".join(self.header) + "\n" + _provenance(self.info, "same-position variant records merged")
+                    + columns + "\n")
+        return canonical_header(self.header, self.info, columns)
+
+    def record(self, line: str, line_no: int) -> None:
+        """Take one data line (a reference block goes out at once, a variant record waits for its position)."""
+        f = line.split("\t")
+        self.res.n_records += 1
+        is_block = f[7].startswith("END=") or ";END=" in f[7]
+        if is_block:
+            self.flush()
+            self.out.append(line if self.verbatim else _block_line(f, self.res))
+            return
+        v = _parse_var(f, line_no)
+        if v.filt not in (".", "PASS") and not self.verbatim:
+            self.res.n_filtered_calls += 1
+        if self.pending and (self.pending[0].chrom != v.chrom or self.pending[0].pos != v.pos):
+            self.flush()
+        self.pending.append(v)
+        self.pending_text.append(line)
+
+    def flush(self) -> None:
+        """Put out the pending position's variant records (merged when there are several)."""
+        pending, pending_text, verbatim = self.pending, self.pending_text, self.verbatim
+        if not pending:
+            return
+        if len(pending) == 1:
+            self.out.append(pending_text[0] if verbatim else _variant_line(pending[0]))
+        else:
+            merged, why = merge_same_position(pending)
+            where = f"{pending[0].chrom}:{pending[0].pos}"
+            if merged is None:
+                self.res.problems.append(
+                    f"{self.label}: line {pending[1].line_no}: {len(pending)} variant records at {where} cannot be "
+                    f"merged into one: {why} (the combiner would keep only one of them)")
+                self.out.extend(pending_text if verbatim else (_variant_line(p) for p in pending))
+            else:
+                self.res.merged.append(where)
+                self.out.append(_variant_line(merged))
+        pending.clear()
+        pending_text.clear()
+
+    def take(self) -> bytes:
+        """The lines put out so far, as bytes to write (and forgotten)."""
+        data = ("\n".join(self.out) + "\n").encode()
+        self.out.clear()
+        return data
 
 
 def _block_line(f: list[str], res: NormaliseResult) -> str:

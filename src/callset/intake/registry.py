@@ -15,11 +15,12 @@ import json
 import logging
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from callset.core.private_files import create_private_file, private_dir, write_private_text
 from callset.intake.identity import Fingerprint, IdentitySettings, find_matches
@@ -576,30 +577,59 @@ def _identity_checks(
         return decisions, []
     panel = decisions[queries[0]].fingerprint.panel  # type: ignore[union-attr]
     queries = [i for i in queries if decisions[i].fingerprint.panel == panel]  # type: ignore[union-attr]
+    rows = _earlier_fingerprints(con, batch_id, my_seq, panel, settings.min_sites)
+    q_planes = np.stack([decisions[i].fingerprint.planes() for i in queries])  # type: ignore[union-attr]
+    allowed = settings.allowed()  # pairs confirmed to be different people (e.g. identical twins)
+    found: dict[int, list[IdentityMatch]] = {}
+    _match_earlier_batches(found, q_planes, rows, decisions, queries, settings, allowed)
+    _match_within_batch(found, q_planes, batch_id, decisions, queries, settings, allowed)
+    return _reject_matched(decisions, found)
+
+
+def _earlier_fingerprints(
+    con: sqlite3.Connection, batch_id: str, my_seq: int | None, panel: str, min_sites: int
+) -> list[tuple[Any, ...]]:
+    """(batch_id, sample_id, planes, research_id, withdrawn_at) of every fingerprint on ``panel`` of a sample
+    accepted in a batch registered before this one (any other batch when ``my_seq`` is None)."""
     earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
     args: tuple = (my_seq,) if my_seq is not None else ()
-    rows = con.execute(
+    return con.execute(
         "SELECT f.batch_id, f.sample_id, f.planes, p.research_id, p.withdrawn_at FROM fingerprints f "
         "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
         "JOIN batch_state b ON b.batch_id = f.batch_id LEFT JOIN participants p ON p.sample_id = f.sample_id "
         f"WHERE f.panel = ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier}",
-        (panel, settings.min_sites, batch_id, *args),
+        (panel, min_sites, batch_id, *args),
     ).fetchall()
-    q_planes = np.stack([decisions[i].fingerprint.planes() for i in queries])  # type: ignore[union-attr]
-    allowed = settings.allowed()  # pairs confirmed to be different people (e.g. identical twins)
-    found: dict[int, list[IdentityMatch]] = {}
-    if rows:
-        stored = np.stack([np.frombuffer(r[2], dtype="<u8").reshape(3, -1) for r in rows])
-        for m in find_matches(q_planes, stored, min_concordance=settings.duplicate_concordance,
-                              min_sites=settings.min_sites):
-            d = decisions[queries[m.query]]
-            b, sid, _planes, rid, withdrawn = rows[m.stored]
-            if sid == d.sample_id or frozenset((sid, d.sample_id)) in allowed:
-                continue  # its own earlier sample: a resubmission (or a duplicate sample_id, reported already)
-            action = "withdrawn" if withdrawn else ("review" if settings.duplicate_action == "review" else "rejected")
-            found.setdefault(queries[m.query], []).append(
-                IdentityMatch(d.sample_id, b, sid, rid, m.concordance, m.n_sites, action))
-    # earlier rows of this batch (accepted so far, in manifest order)
+
+
+def _match_earlier_batches(
+    found: dict[int, list[IdentityMatch]], q_planes: Any, rows: Sequence[tuple[Any, ...]],
+    decisions: Sequence[Decision], queries: Sequence[int], settings: IdentitySettings,
+    allowed: frozenset[frozenset[str]],
+) -> None:
+    """Add to ``found`` (row -> matches) each query row matching a participant of an earlier batch under another
+    sample_id (action withdrawn, review or rejected; pairs in ``allowed`` are different people)."""
+    import numpy as np
+
+    if not rows:
+        return
+    stored = np.stack([np.frombuffer(r[2], dtype="<u8").reshape(3, -1) for r in rows])
+    for m in find_matches(q_planes, stored, min_concordance=settings.duplicate_concordance,
+                          min_sites=settings.min_sites):
+        d = decisions[queries[m.query]]
+        b, sid, _planes, rid, withdrawn = rows[m.stored]
+        if sid == d.sample_id or frozenset((sid, d.sample_id)) in allowed:
+            continue  # its own earlier sample: a resubmission (or a duplicate sample_id, reported already)
+        action = "withdrawn" if withdrawn else ("review" if settings.duplicate_action == "review" else "rejected")
+        found.setdefault(queries[m.query], []).append(
+            IdentityMatch(d.sample_id, b, sid, rid, m.concordance, m.n_sites, action))
+
+
+def _match_within_batch(
+    found: dict[int, list[IdentityMatch]], q_planes: Any, batch_id: str, decisions: Sequence[Decision],
+    queries: Sequence[int], settings: IdentitySettings, allowed: frozenset[frozenset[str]],
+) -> None:
+    """Add to ``found`` each query row matching an earlier row of this batch under another sample_id."""
     for m in find_matches(q_planes, q_planes, min_concordance=settings.duplicate_concordance,
                           min_sites=settings.min_sites):
         i, j = queries[m.query], queries[m.stored]
@@ -609,10 +639,17 @@ def _identity_checks(
         found.setdefault(i, []).append(
             IdentityMatch(decisions[i].sample_id, batch_id, decisions[j].sample_id, None, m.concordance,
                           m.n_sites, "within_batch"))
+
+
+def _reject_matched(
+    decisions: Sequence[Decision], found: Mapping[int, list[IdentityMatch]]
+) -> tuple[list[Decision], list[IdentityMatch]]:
+    """Reject each row with a match, in manifest order (a row rejected here no longer counts as an accepted
+    earlier row of the batch); return the decisions and the matches that counted."""
     out = list(decisions)
     row_of = {d.sample_id: k for k, d in enumerate(out)}
     all_matches: list[IdentityMatch] = []
-    for i in sorted(found):  # manifest order: a row rejected here no longer counts as an accepted earlier row
+    for i in sorted(found):
         d = out[i]
         ms = [m for m in found[i]
               if m.action != "within_batch" or out[row_of[m.match_sample_id]].status == "accepted"]
@@ -620,24 +657,26 @@ def _identity_checks(
             continue
         all_matches.extend(ms)
         best = max(ms, key=lambda m: (m.action == "withdrawn", m.concordance))
-        how = f"genotype concordance {best.concordance:.3f} at {best.n_sites} fingerprint sites"
-        where = f"{d.where}: " if d.where else ""
-        if best.action == "withdrawn":
-            reason = (f"{where}same person as a participant who withdrew ({how}): a withdrawn participant "
-                      "cannot enter again under another sample_id")
-        elif best.action == "within_batch":
-            reason = (f"{where}same person as {best.match_sample_id} in this batch ({how}) under another "
-                      "sample_id")
-        elif best.action == "review":
-            reason = (f"{where}held for review: same person as a participant accepted in batch "
-                      f"{best.match_batch_id} ({how}) under another sample_id; the match and its research ID "
-                      "are recorded privately (private/identity_matches.tsv)")
-        else:
-            reason = (f"{where}same person as a participant accepted in batch {best.match_batch_id} ({how}) "
-                      "under another sample_id (the match is recorded privately; a deliberate replacement "
-                      "keeps the same sample_id with resubmission=yes)")
-        out[i] = replace(d, status="rejected", reasons=(*d.reasons, reason))
+        out[i] = replace(d, status="rejected", reasons=(*d.reasons, _identity_reason(d, best)))
     return out, all_matches
+
+
+def _identity_reason(d: Decision, best: IdentityMatch) -> str:
+    """The reason line of a row rejected (or held) for its best match ``best``."""
+    how = f"genotype concordance {best.concordance:.3f} at {best.n_sites} fingerprint sites"
+    where = f"{d.where}: " if d.where else ""
+    if best.action == "withdrawn":
+        return (f"{where}same person as a participant who withdrew ({how}): a withdrawn participant "
+                "cannot enter again under another sample_id")
+    if best.action == "within_batch":
+        return f"{where}same person as {best.match_sample_id} in this batch ({how}) under another sample_id"
+    if best.action == "review":
+        return (f"{where}held for review: same person as a participant accepted in batch "
+                f"{best.match_batch_id} ({how}) under another sample_id; the match and its research ID "
+                "are recorded privately (private/identity_matches.tsv)")
+    return (f"{where}same person as a participant accepted in batch {best.match_batch_id} ({how}) "
+            "under another sample_id (the match is recorded privately; a deliberate replacement "
+            "keeps the same sample_id with resubmission=yes)")
 
 
 def export_identity_matches(registry_path: str | Path, out_tsv: str | Path) -> int:

@@ -65,36 +65,55 @@ def combine(
         len(intervals),
     )
 
-    def make(force: bool) -> hl.vds.combiner.VariantDatasetCombiner:
-        return hl.vds.new_combiner(
-            output_path=output_path,
-            temp_path=str(work / "tmp"),
-            save_path=str(work / "plan.json"),
-            gvcf_paths=list(gvcf_paths) or None,
-            vds_paths=list(vds_paths) or None,
-            vds_sample_counts=list(vds_sample_counts) if vds_paths and vds_sample_counts else None,
-            gvcf_external_header=gvcf_paths[0] if sample_names and gvcf_paths else None,
-            gvcf_sample_names=list(sample_names) if sample_names and gvcf_paths else None,
-            intervals=list(intervals) if gvcf_paths else None,
-            reference_genome=reference_genome,
-            gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
-            branch_factor=branch_factor,
-            target_records=target_records,
-            gvcf_batch_size=gvcf_batch_size,
-            force=force,
-        )
-
-    combiner = make(force=False)
+    options = _combiner_options(
+        gvcf_paths=gvcf_paths, output_path=output_path, work=work, intervals=intervals, vds_paths=vds_paths,
+        vds_sample_counts=vds_sample_counts, sample_names=sample_names, reference_genome=reference_genome,
+        branch_factor=branch_factor, target_records=target_records, gvcf_batch_size=gvcf_batch_size,
+    )
+    combiner = hl.vds.new_combiner(**options, force=False)
     if combiner.finished and not _finished(output_path):
         # a plan that says "done" but no output: the output was removed after the plan was saved
         log.warning("saved combiner plan is finished but %s is missing: starting again", output_path)
-        combiner = make(force=True)
+        combiner = hl.vds.new_combiner(**options, force=True)
     if ref_block_max_length is not None and not vds_paths:
         with _known_ref_block_max_length(ref_block_max_length):
             combiner.run()
     else:
         combiner.run()
     log.info("combiner finished: %s", output_path)
+
+
+def _combiner_options(
+    *,
+    gvcf_paths: Sequence[str],
+    output_path: str,
+    work: Path,
+    intervals: Sequence[hl.Interval],
+    vds_paths: Sequence[str],
+    vds_sample_counts: Sequence[int] | None,
+    sample_names: Sequence[str] | None,
+    reference_genome: str,
+    branch_factor: int,
+    target_records: int,
+    gvcf_batch_size: int,
+) -> dict[str, Any]:
+    """Arguments of :func:`hail.vds.new_combiner` (all but ``force``): plan and temporaries under ``work``."""
+    return dict(
+        output_path=output_path,
+        temp_path=str(work / "tmp"),
+        save_path=str(work / "plan.json"),
+        gvcf_paths=list(gvcf_paths) or None,
+        vds_paths=list(vds_paths) or None,
+        vds_sample_counts=list(vds_sample_counts) if vds_paths and vds_sample_counts else None,
+        gvcf_external_header=gvcf_paths[0] if sample_names and gvcf_paths else None,
+        gvcf_sample_names=list(sample_names) if sample_names and gvcf_paths else None,
+        intervals=list(intervals) if gvcf_paths else None,
+        reference_genome=reference_genome,
+        gvcf_reference_entry_fields_to_keep=list(REFERENCE_ENTRY_FIELDS),
+        branch_factor=branch_factor,
+        target_records=target_records,
+        gvcf_batch_size=gvcf_batch_size,
+    )
 
 
 @contextmanager
@@ -189,41 +208,13 @@ def combine_batch(
                     "(%d samples)", batch, Path(accepted_tsv).with_name("report.tsv"), len(info["samples"]))
         info["vds"] = None
     else:
-        n_merge, level = plan_compaction([int(p["level"]) for p in parts], cohort_fanout)
-        kept, merging = parts[: len(parts) - n_merge], parts[len(parts) - n_merge:]
-        vds_inputs, vds_counts = _merged_part_inputs(merging, batch, level, Path(work_dir))
-        bounds = _import_bounds(rows, reference_genome, import_interval_size)
-        out = str(step / "vds")
-        if Path(out).exists():
-            shutil.rmtree(out)
-        new_ids = [r["sample_id"] for r in rows]
-        combine(
-            gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
-            vds_paths=vds_inputs,
-            vds_sample_counts=vds_counts,
-            sample_names=new_ids if sample_names_from_intake else None,
-            output_path=out,
-            work_dir=work_dir,
-            intervals=intervals_expr(bounds, reference_genome),
-            reference_genome=reference_genome,
-            branch_factor=branch_factor,
-            target_records=target_records,
-            gvcf_batch_size=gvcf_batch_size,
-            ref_block_max_length=known_max_block(rows),
+        parts = _add_batch_part(
+            rows, batch, parts, info, step=step, work_dir=work_dir, reference_genome=reference_genome,
+            import_interval_size=import_interval_size, cohort_fanout=cohort_fanout,
+            sample_names_from_intake=sample_names_from_intake,
+            combiner_settings={"branch_factor": branch_factor, "target_records": target_records,
+                               "gvcf_batch_size": gvcf_batch_size},
         )
-        merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
-        new_part = {
-            "vds": out,
-            "batches": [b for p in merging for b in p.get("batches", [])] + [batch],
-            "samples": merged_samples + new_ids,
-            "level": level,
-            "exclude": [],
-        }
-        parts = [*kept, new_part]
-        info["vds"] = "vds"
-        info["reblock"] = {**info["reblock"], batch: reblock_settings(rows)}
-        info["import_intervals"] = len(bounds)
-        info["parts_merged"] = len(merging)
     _write_step(step, info, parts)
     shutil.rmtree(work_dir, ignore_errors=True)  # the plan is spent; a rerun of this step starts clean
     return info
@@ -263,6 +254,59 @@ def _new_step(
         "reblock": dict(prev_info.get("reblock", {})),
     }
     return info, prev_parts
+
+
+def _add_batch_part(
+    rows: Sequence[Mapping[str, str]],
+    batch: str,
+    parts: list[dict[str, Any]],
+    info: dict[str, Any],
+    *,
+    step: Path,
+    work_dir: str,
+    reference_genome: str,
+    import_interval_size: int,
+    cohort_fanout: int,
+    sample_names_from_intake: bool,
+    combiner_settings: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """Combine the batch's gVCFs (and the newest parts :func:`plan_compaction` merges in) into ``step/vds``;
+    record it in ``info``; return the cohort's parts after the step."""
+    import shutil
+
+    n_merge, level = plan_compaction([int(p["level"]) for p in parts], cohort_fanout)
+    kept, merging = parts[: len(parts) - n_merge], parts[len(parts) - n_merge:]
+    vds_inputs, vds_counts = _merged_part_inputs(merging, batch, level, Path(work_dir))
+    bounds = _import_bounds(rows, reference_genome, import_interval_size)
+    out = str(step / "vds")
+    if Path(out).exists():
+        shutil.rmtree(out)
+    new_ids = [r["sample_id"] for r in rows]
+    combine(
+        gvcf_paths=[r.get("reblocked_gvcf") or r["gvcf"] for r in rows],  # reblocked at intake when it was on
+        vds_paths=vds_inputs,
+        vds_sample_counts=vds_counts,
+        sample_names=new_ids if sample_names_from_intake else None,
+        output_path=out,
+        work_dir=work_dir,
+        intervals=intervals_expr(bounds, reference_genome),
+        reference_genome=reference_genome,
+        ref_block_max_length=known_max_block(rows),
+        **combiner_settings,
+    )
+    merged_samples = [s for p in merging for s in p["samples"] if s not in set(p["exclude"])]
+    new_part = {
+        "vds": out,
+        "batches": [b for p in merging for b in p.get("batches", [])] + [batch],
+        "samples": merged_samples + new_ids,
+        "level": level,
+        "exclude": [],
+    }
+    info["vds"] = "vds"
+    info["reblock"] = {**info["reblock"], batch: reblock_settings(rows)}
+    info["import_intervals"] = len(bounds)
+    info["parts_merged"] = len(merging)
+    return [*kept, new_part]
 
 
 def _merged_part_inputs(

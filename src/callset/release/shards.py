@@ -74,8 +74,22 @@ def plan_shards(
     contigs = sorted((c for c, n in counts.items() if n > 0), key=reference.rank)
     if not contigs:
         return ShardPlan([], [])
-    total = sum(counts[c] for c in contigs)
     n_parts = n_partitions or vds.variant_data.n_partitions()
+    cells = _bin_cells(t, counts, contigs, target_variants=target_variants, n_parts=n_parts, reference=reference)
+    shards = _tiles(_shard_starts(cells), contigs, reference)
+    plan = ShardPlan(shards, _tiles(_partition_starts(cells), contigs, reference))
+    assert {(s.contig, s.start) for s in plan.shards} <= {(p.contig, p.start) for p in plan.partitions}
+    return plan
+
+
+def _bin_cells(
+    t: hl.Table, counts: dict[str, int], contigs: list[str], *, target_variants: int, n_parts: int,
+    reference: Reference,
+) -> list[hl.Struct]:
+    """Each variant's shard bin and partition bin by cumulative split-variant count (``ceil(n / target)`` shard
+    bins per contig, partition bins in proportion to ``n_parts``); per (contig, bin, part) cell, in reference
+    order, the first position where a boundary may go (``start``; missing when none may)."""
+    total = sum(counts[c] for c in contigs)
     offsets, k, kp, acc = {}, {}, {}, 0
     for c in contigs:
         offsets[c] = acc
@@ -95,7 +109,11 @@ def plan_shards(
     cells = t.group_by(contig=t.locus.contig, bin=t._bin, part=t._part).aggregate(
         start=hl.agg.filter(t._eligible, hl.agg.min(t.locus.position))
     ).collect()
-    cells = sorted(cells, key=lambda r: (reference.rank(r.contig), r.bin, r.part))
+    return sorted(cells, key=lambda r: (reference.rank(r.contig), r.bin, r.part))
+
+
+def _shard_starts(cells: list[hl.Struct]) -> dict[str, list[int]]:
+    """Per contig, the start of each shard: 1, then the first eligible position of each later bin that has one."""
     bin_start: dict[tuple[str, int], int | None] = {}  # first eligible position of each shard bin
     for c in cells:
         key = (c.contig, c.bin)
@@ -108,23 +126,27 @@ def plan_shards(
             lst.append(1)
         elif start is not None and start > lst[-1]:
             lst.append(start)
+    return shard_starts
+
+
+def _partition_starts(cells: list[hl.Struct]) -> dict[str, list[int]]:
+    """Per contig, the start of each partition: 1, then the first eligible position of each later cell."""
     part_starts: dict[str, list[int]] = {}
     for c in cells:
         lst = part_starts.setdefault(c.contig, [1])
         if c.start is not None and c.start > lst[-1]:
             lst.append(c.start)
+    return part_starts
 
-    def tiles(starts: dict[str, list[int]]) -> list[Shard]:
-        out: list[Shard] = []
-        for contig in contigs:
-            s = starts[contig]
-            ends = [x - 1 for x in s[1:]] + [reference.lengths[contig]]
-            out.extend(Shard(contig, a, e) for a, e in zip(s, ends, strict=True))
-        return out
 
-    plan = ShardPlan(tiles(shard_starts), tiles(part_starts))
-    assert {(s.contig, s.start) for s in plan.shards} <= {(p.contig, p.start) for p in plan.partitions}
-    return plan
+def _tiles(starts: dict[str, list[int]], contigs: list[str], reference: Reference) -> list[Shard]:
+    """Intervals from each start to the next start - 1 (the last to the contig's end), contig by contig."""
+    out: list[Shard] = []
+    for contig in contigs:
+        s = starts[contig]
+        ends = [x - 1 for x in s[1:]] + [reference.lengths[contig]]
+        out.extend(Shard(contig, a, e) for a, e in zip(s, ends, strict=True))
+    return out
 
 
 def compute_shards(vds: hl.vds.VariantDataset, *, target_variants: int, reference: Reference) -> list[Shard]:

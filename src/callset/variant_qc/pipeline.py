@@ -27,7 +27,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hail as hl
 
@@ -40,6 +40,9 @@ from callset.variant_qc.filters import (
     sor_expr,
     variant_type_expr,
 )
+
+if TYPE_CHECKING:
+    from callset.variant_qc.learned import ModelReport
 
 log = logging.getLogger(__name__)
 
@@ -245,16 +248,36 @@ def compute_sites(
     Intermediates are checkpointed under ``work_dir``. Consequences need both ``fasta`` and ``gff3``;
     without them ``consequence`` is missing and the summary says so.
     """
-    from callset.variant_qc.clinvar import import_clinvar, import_population_sites, import_training_sites
-    from callset.variant_qc.csq import TRANSCRIPT_CONSEQUENCE, compute_consequences
-    from callset.variant_qc.learned import annotate_learned_filter
-
     genotype, site, learned = dict(genotype or {}), dict(site or {}), dict(learned or {})
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     coverage = annotation_coverage_notes(vds)  # samples from callers without GATK's AS_ annotations
     for note in coverage:
         log.warning("annotations: %s", note)
+    ht, report = _filtered_sites(vds, work, genotype=genotype, site=site, learned=learned,
+                                 training_sites=training_sites, reference_genome=reference_genome)
+    notes: list[str] = list(coverage)
+    ht = _annotate_consequences(ht, fasta=fasta, gff3=gff3, work=work, reference_genome=reference_genome,
+                                notes=notes)
+    ht = _annotate_sources(ht, clinvar_vcf=clinvar_vcf, population_sites=population_sites,
+                           population_fields=population_fields, reference_genome=reference_genome, notes=notes)
+    params = {
+        "genotype": genotype, "site": site, "learned": learned, "learned_mode": report.mode,
+        "fasta": fasta, "gff3": gff3, "clinvar_vcf": clinvar_vcf, "population_sites": population_sites,
+        "training_sites": training_sites,
+    }
+    ht = _select_site_fields(ht, params=params, coverage=coverage, population=bool(population_sites))
+    return ht, {"params": params, "learned_filter": report.per_type, "notes": notes}
+
+
+def _filtered_sites(
+    vds: hl.vds.VariantDataset, work: Path, *, genotype: dict[str, Any], site: dict[str, Any],
+    learned: dict[str, Any], training_sites: str | None, reference_genome: str,
+) -> tuple[hl.Table, ModelReport]:
+    """Site metrics, hard filters and the learned filter (checkpointed under ``work``), and the model report."""
+    from callset.variant_qc.clinvar import import_training_sites
+    from callset.variant_qc.learned import annotate_learned_filter
+
     log.info("site metrics: densify, split, genotype criteria %s", genotype)
     ht = compute_site_metrics(dense_split_mt(vds), **genotype)
     ht = ht.checkpoint(str(work / "metrics.ht"), overwrite=True)
@@ -263,23 +286,40 @@ def compute_sites(
     training_ht = import_training_sites(training_sites, reference_genome=reference_genome) if training_sites else None
     ht, report = annotate_learned_filter(ht, training_ht=training_ht, **learned)
     ht = ht.checkpoint(str(work / "filtered.ht"), overwrite=True)
+    return ht, report
 
-    notes: list[str] = list(coverage)
+
+def _annotate_consequences(
+    ht: hl.Table, *, fasta: str | None, gff3: str | None, work: Path, reference_genome: str, notes: list[str]
+) -> hl.Table:
+    """Add ``consequence``, ``gene`` and ``transcript_consequences`` (missing / empty, with a note in ``notes``,
+    without both ``fasta`` and ``gff3``)."""
+    from callset.variant_qc.csq import TRANSCRIPT_CONSEQUENCE, compute_consequences
+
     if fasta and gff3:
         csq = compute_consequences(ht, fasta=fasta, gff3=gff3, work_dir=work / "csq",
                                    reference_genome=reference_genome)
         c = csq[ht.key]
-        ht = ht.annotate(
+        return ht.annotate(
             consequence=hl.if_else(ht.alleles[1] == "*", hl.missing(hl.tstr), hl.coalesce(c.consequence, "intergenic")),
             gene=c.gene,
             transcript_consequences=hl.coalesce(c.transcript_consequences, hl.empty_array(TRANSCRIPT_CONSEQUENCE)),
         )
-    else:
-        msg = "no GFF3/FASTA configured (variant_qc.gff3, variant_qc.fasta): consequences not annotated"
-        log.warning(msg)
-        notes.append(msg)
-        ht = ht.annotate(consequence=hl.missing(hl.tstr), gene=hl.missing(hl.tstr),
-                         transcript_consequences=hl.empty_array(TRANSCRIPT_CONSEQUENCE))
+    msg = "no GFF3/FASTA configured (variant_qc.gff3, variant_qc.fasta): consequences not annotated"
+    log.warning(msg)
+    notes.append(msg)
+    return ht.annotate(consequence=hl.missing(hl.tstr), gene=hl.missing(hl.tstr),
+                       transcript_consequences=hl.empty_array(TRANSCRIPT_CONSEQUENCE))
+
+
+def _annotate_sources(
+    ht: hl.Table, *, clinvar_vcf: str | None, population_sites: str | None, population_fields: list[str] | None,
+    reference_genome: str, notes: list[str],
+) -> hl.Table:
+    """Add ``clinvar`` (missing everywhere, with a note in ``notes``, without ``clinvar_vcf``) and, with
+    ``population_sites``, ``population``."""
+    from callset.variant_qc.clinvar import import_clinvar, import_population_sites
+
     if clinvar_vcf:
         cv = import_clinvar(clinvar_vcf, reference_genome=reference_genome)
         ht = ht.annotate(clinvar=cv[ht.key].clinvar)
@@ -289,21 +329,20 @@ def compute_sites(
     if population_sites:
         pop = import_population_sites(population_sites, reference_genome=reference_genome, fields=population_fields)
         ht = ht.annotate(population=pop[ht.key].population)
-    params = {
-        "genotype": genotype, "site": site, "learned": learned, "learned_mode": report.mode,
-        "fasta": fasta, "gff3": gff3, "clinvar_vcf": clinvar_vcf, "population_sites": population_sites,
-        "training_sites": training_sites,
-    }
+    return ht
+
+
+def _select_site_fields(ht: hl.Table, *, params: dict[str, Any], coverage: list[str], population: bool) -> hl.Table:
+    """The released fields of the sites table, with the parameters and annotation notes in globals."""
     ht = ht.annotate_globals(variant_qc_params=json.dumps(params, default=str),
                              variant_qc_notes=hl.literal(coverage, hl.tarray(hl.tstr)))
-    ht = ht.select(
+    return ht.select(
         "filters", "learned_filter_score", "consequence", "gene", "transcript_consequences", "clinvar",
-        *(["population"] if population_sites else []),
+        *(["population"] if population else []),
         "info", "excess_het", "variant_type", "n_alt_alleles",
         cohort_stats=hl.struct(AC=ht.AC, AN=ht.AN, n_het=ht.n_het, n_hom_alt=ht.n_hom_alt,
                                n_hq_carriers=ht.n_hq_carriers),
     )
-    return ht, {"params": params, "learned_filter": report.per_type, "notes": notes}
 
 
 def summarize_sites(ht: hl.Table) -> dict[str, Any]:
