@@ -264,29 +264,54 @@ def test_hard_filters_are_consistent_with_their_fields(sim_sites, hail_session):
 # --- consequences ---------------------------------------------------------------------------------
 
 
-def test_consequences_of_simulated_snvs_match_gene_model_truth(sim: Path, sim_sites):
-    ht, _ = sim_sites
+def check_consequences(ht, sim: Path) -> dict:  # noqa: ANN001
+    """Every split allele of ``ht`` (but ``*``) against the consequence the simulator's gene models imply:
+    ``seen`` (class -> alleles), ``genic_indels`` (class -> indel alleles on genes), ``multi`` / ``genic_multi``
+    (alleles of multi-allelic sites, all / on genes), ``wrong`` (disagreements)."""
     genes = read_gff3(sim / "reference" / "genes.gff3")
     fa = pysam.FastaFile(str(sim / "reference" / "sim.fa.gz"))
-    rows = ht.select("consequence", "gene", "transcript_consequences").collect()
-    seen: dict[str, int] = {}
-    wrong = []
+    rows = ht.select("consequence", "gene", "transcript_consequences", "n_alt_alleles").collect()
+    out: dict = {"n": len(rows), "seen": {}, "genic_indels": {}, "multi": 0, "genic_multi": 0, "wrong": []}
     for r in rows:
         c, p, (ref, alt) = r.locus.contig, r.locus.position, r.alleles
+        if alt == "*":
+            continue
         exp = expected_consequence(genes, c, p, ref, alt, lambda c, a, b: fa.fetch(c, a - 1, b))
-        seen[exp] = seen.get(exp, 0) + 1
+        out["seen"][exp] = out["seen"].get(exp, 0) + 1
         if r.consequence != exp:
-            wrong.append((c, p, ref, alt, exp, r.consequence))
+            out["wrong"].append((c, p, ref, alt, exp, r.consequence))
+        out["multi"] += r.n_alt_alleles > 1
         if exp != "intergenic":
             assert r.gene and r.gene.startswith("SIM")
             tx = r.transcript_consequences[0].transcript
             # bcftools csq reports intronic variants per gene, without a transcript
             assert tx is None if exp == "intron" else tx.startswith("SIMT"), (p, exp, r.transcript_consequences)
+            if len(ref) != len(alt):
+                out["genic_indels"][exp] = out["genic_indels"].get(exp, 0) + 1
+            out["genic_multi"] += r.n_alt_alleles > 1
         else:
             assert r.gene is None and r.transcript_consequences == []
-    print(f"\nconsequences of {len(rows)} simulated SNVs: {seen}")
-    assert not wrong, wrong[:10]
-    assert {"intergenic", "intron", "missense", "synonymous"} <= set(seen)
+    print(f"\nconsequences of {out['n']} simulated alleles: {out['seen']}; indels on genes: {out['genic_indels']}; "
+          f"alleles of multi-allelic sites: {out['multi']} ({out['genic_multi']} on genes)")
+    return out
+
+
+def test_consequences_of_simulated_variants_match_gene_model_truth(sim: Path, sim_sites):
+    """Every split allele of a small simulation — SNVs, indels (frameshift / inframe where they hit a CDS),
+    the alleles of multi-allelic sites — gets the consequence the gene models imply."""
+    got = check_consequences(sim_sites[0], sim)
+    assert not got["wrong"], got["wrong"][:10]
+    assert {"intergenic", "intron", "missense", "synonymous"} <= set(got["seen"])
+    assert {"frameshift", "inframe_deletion", "inframe_insertion"} & set(got["genic_indels"]), got["genic_indels"]
+    assert got["multi"] > 0
+
+
+def test_consequences_on_the_default_cohort_match_gene_model_truth(default_cohort, default_sites):
+    """The same on the default simulated genome (issue 16 §3), where genes also carry multi-allelic sites."""
+    got = check_consequences(default_sites[0], default_cohort["sim"])
+    assert not got["wrong"], got["wrong"][:10]
+    assert {"frameshift", "inframe_deletion", "inframe_insertion"} & set(got["genic_indels"]), got["genic_indels"]
+    assert got["genic_multi"] > 0
 
 
 def _designed_variants(genes, fetch):
