@@ -227,13 +227,21 @@ def _consequence_on(g: Gene, pos: int, ref: str, alt: str, fetch) -> str:
             return "stop_retained" if aa1 == "*" else "stop_lost"
         if aa1 == "*":
             return "stop_gained"
-        return "synonymous" if aa0 == aa1 else "missense"
+        coding = "synonymous" if aa0 == aa1 else "missense"
+        # bcftools csq adds splice_region to coding SNVs in the 3 exonic bases next to an intron
+        # ("synonymous&splice_region"); the most severe term is what is reported
+        return min(coding, "splice_region", key=SEVERITY.index) if _exonic_splice_region(g, pos) else coding
     cds_lo, cds_hi = g.cds[0][0], g.cds[-1][1]
     if pos < cds_lo:
         return "5_prime_utr" if g.strand == "+" else "3_prime_utr"
     if pos > cds_hi:
         return "3_prime_utr" if g.strand == "+" else "5_prime_utr"
     return "intron"  # exonic indel outside the CDS and the splice sites: not expected in tests
+
+
+def _exonic_splice_region(g: Gene, pos: int) -> bool:
+    """``pos`` is one of the :data:`SPLICE_REGION_EXON` exonic bases next to an intron."""
+    return any(a - SPLICE_REGION_EXON <= pos < a or b < pos <= b + SPLICE_REGION_EXON for a, b in g.introns())
 
 
 def _intron_class(g: Gene, pos: int) -> str | None:
