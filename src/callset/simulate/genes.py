@@ -227,10 +227,10 @@ def _consequence_on(g: Gene, pos: int, ref: str, alt: str, fetch) -> str:
             return "stop_retained" if aa1 == "*" else "stop_lost"
         if aa1 == "*":
             return "stop_gained"
-        coding = "synonymous" if aa0 == aa1 else "missense"
+        change = "synonymous" if aa0 == aa1 else "missense"
         # bcftools csq adds splice_region to coding SNVs in the 3 exonic bases next to an intron
         # ("synonymous&splice_region"); the most severe term is what is reported
-        return min(coding, "splice_region", key=SEVERITY.index) if _exonic_splice_region(g, pos) else coding
+        return min(change, "splice_region", key=SEVERITY.index) if _exonic_splice_region(g, pos) else change
     cds_lo, cds_hi = g.cds[0][0], g.cds[-1][1]
     if pos < cds_lo:
         return "5_prime_utr" if g.strand == "+" else "3_prime_utr"
