@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -69,89 +69,31 @@ def test_intake_thresholds_are_the_schema_defaults_updated_by_what_is_given():
     assert relaxed.thresholds == {**section("intake.thresholds"), "max_contamination": None, "min_mean_coverage": 20}
 
 
-def _karyotype() -> Callable[..., Any]:
-    from callset.sample_qc.sex import karyotype_expr
-
-    return karyotype_expr
-
-
-def _contamination() -> Callable[..., Any]:
-    from callset.sample_qc.contamination import compute_contamination
-
-    return compute_contamination
-
-
-def _kinship() -> Callable[..., Any]:
-    from callset.sample_qc.relatedness import compute_kinship
-
-    return compute_kinship
-
-
-def _qc_mt() -> Callable[..., Any]:
-    from callset.sample_qc.metrics import get_qc_mt
-
-    return get_qc_mt
-
-
-def _outliers() -> Callable[..., Any]:
-    from callset.sample_qc.outliers import outlier_flags
-
-    return outlier_flags
-
-
-def _ancestry_pcs() -> Callable[..., Any]:
-    from callset.sample_qc.ancestry import compute_ancestry_pcs
-
-    return compute_ancestry_pcs
-
-
-def _assign_ancestry() -> Callable[..., Any]:
-    from callset.sample_qc.ancestry import assign_ancestry
-
-    return assign_ancestry
-
-
-def _site_metrics() -> Callable[..., Any]:
-    from callset.variant_qc.pipeline import compute_site_metrics
-
-    return compute_site_metrics
-
-
-def _site_filters() -> Callable[..., Any]:
-    from callset.variant_qc.filters import site_filters_expr
-
-    return site_filters_expr
-
-
-def _learned() -> Callable[..., Any]:
-    from callset.variant_qc.learned import annotate_learned_filter
-
-    return annotate_learned_filter
-
-
 # (library function, config section, {config key: keyword}) for keywords that mirror a config key. Keys a stage
 # passes on from the config every time (so the library's own default is never what a run uses) are listed too:
 # a library caller gets the workflow's behaviour.
 MIRRORS = [
-    (_karyotype, "sample_qc.sex", None),
-    (_contamination, "sample_qc.contamination", None),
-    (_kinship, "sample_qc.relatedness",
+    ("sample_qc.sex:karyotype_expr", "sample_qc.sex", None),
+    ("sample_qc.contamination:compute_contamination", "sample_qc.contamination", None),
+    ("sample_qc.relatedness:compute_kinship", "sample_qc.relatedness",
      {"k": "k", "min_individual_maf": "min_individual_maf", "max_pairs_per_sample": "max_pairs_per_sample",
       "min_independent_markers": "min_independent_markers"}),
-    (_qc_mt, "sample_qc.qc_sites", {"min_af": "min_af", "min_call_rate": "min_callrate"}),
-    (_outliers, "sample_qc.outliers", None),
-    (_ancestry_pcs, "sample_qc.ancestry", {"n_pcs": "n_pcs", "min_sites": "min_sites"}),
-    (_assign_ancestry, "sample_qc.ancestry", {"min_prob": "min_prob"}),
-    (_site_metrics, "variant_qc.genotype_filter", None),
-    (_site_filters, "variant_qc.site_filters", None),
-    (_learned, "variant_qc.learned_filter", None),
+    ("sample_qc.metrics:get_qc_mt", "sample_qc.qc_sites", {"min_af": "min_af", "min_call_rate": "min_callrate"}),
+    ("sample_qc.outliers:outlier_flags", "sample_qc.outliers", None),
+    ("sample_qc.ancestry:compute_ancestry_pcs", "sample_qc.ancestry", {"n_pcs": "n_pcs", "min_sites": "min_sites"}),
+    ("sample_qc.ancestry:assign_ancestry", "sample_qc.ancestry", {"min_prob": "min_prob"}),
+    ("variant_qc.pipeline:compute_site_metrics", "variant_qc.genotype_filter", None),
+    ("variant_qc.filters:site_filters_expr", "variant_qc.site_filters", None),
+    ("variant_qc.learned:annotate_learned_filter", "variant_qc.learned_filter", None),
 ]
 
 
-@pytest.mark.parametrize(("func", "path", "keys"), MIRRORS, ids=[f"{m[0].__name__[1:]}-{m[1]}" for m in MIRRORS])
-def test_library_keyword_defaults_agree_with_the_schema(func, path, keys):
-    params = inspect.signature(func()).parameters
+@pytest.mark.parametrize(("name", "path", "keys"), MIRRORS, ids=[f"{m[0].split(':')[1]}-{m[1]}" for m in MIRRORS])
+def test_library_keyword_defaults_agree_with_the_schema(name, path, keys):
+    module, attr = name.split(":")
+    func = getattr(importlib.import_module(f"callset.{module}"), attr)
+    params = inspect.signature(func).parameters
     values = section(path)
     for key, kw in (keys or {k: k for k in values}).items():
-        assert kw in params, f"{func().__name__} has no keyword {kw} for {path}.{key}"
+        assert kw in params, f"{attr} has no keyword {kw} for {path}.{key}"
         assert _plain(params[kw].default) == _plain(values[key]), f"{path}.{key}"
