@@ -141,9 +141,9 @@ class TestCalibrationBins:
         haf = rng.uniform(0, 1, 2000)
         qd = 13 + 18 * haf + rng.normal(0, 1, 2000)
         x = np.full((2003, len(INPUTS)), np.nan)
-        x[:2000, INPUTS.index("AS_QD")], x[:2000, INPUTS.index("hom_alt_fraction")] = qd, haf
+        x[:2000, INPUTS.index("AS_QD")], x[:2000, INPUTS.index("hom_depth_fraction")] = qd, haf
         x[2000:, INPUTS.index("AS_QD")] = [31.7, 13.0, 4.0]  # haploid ALT, het, low-QD artefact
-        x[2000:, INPUTS.index("hom_alt_fraction")] = [1.0, 0.0, 0.0]
+        x[2000:, INPUTS.index("hom_depth_fraction")] = [1.0, 0.0, 0.0]
         x[:, INPUTS.index("ref_fraction")] = [0.5] * 2000 + [0.0, 0.5, 0.9]
         x[:, INPUTS.index("AS_FS")] = 1.0
         train = np.arange(2003) < 2000
@@ -153,6 +153,52 @@ class TestCalibrationBins:
         assert f[2002, 0] < 0.35
         # no REF reads among the carriers (hemizygous/hom-alt only): strand statistics not used
         assert np.isnan(f[2000, 2]) and np.isfinite(f[2001, 2])
+
+
+def test_common_chrx_alleles_are_not_filtered_for_their_hemizygous_carriers(hail_session):
+    """QD pools QUAL over the carriers' reads, and a hemizygous male has half a female's reads on chrX: the
+    QD expected for an allele comes from the *depth* share of hom-alt/hemizygous carriers. With the share of
+    carriers instead (0.5 for 10 het females + 10 males, against a depth share of 1/3) a true common chrX
+    allele looked like low QD to a model trained on autosomes, and the filter removed ~3 % of them (seeds
+    22, 23 of benchmarks/variant_qc_filter.py)."""
+    import hail as hl
+
+    from callset.variant_qc.learned import FILTER_NAMES, annotate_learned_filter
+
+    rng = np.random.default_rng(1)
+    depth, het_qd, hom_qd = 30, 13.0, 31.0  # QD of a het / of an all-ALT call (hom-alt or hemizygous)
+
+    def row(i: int, contig: str, hets: int, homs: int, hom_depth: int, qd_noise: float) -> dict:
+        qual = het_qd * depth * hets + hom_qd * hom_depth * homs
+        vardp = depth * hets + hom_depth * homs
+        return dict(
+            locus=hl.Locus(contig, 1_000_000 + 10 * i, "GRCh38"), alleles=["A", "G"], filters=set(),
+            AC=hets + 2 * homs if contig != "chrX" else hets + homs, n_het=hets, n_hom_alt=homs,
+            variant_type="SNV",
+            info=dict(AS_QD=qual / vardp + qd_noise, AS_MQ=60.0, AS_FS=float(rng.uniform(0, 2)),
+                      AS_SOR=float(rng.normal(0.7, 0.05)), AS_VarDP=vardp,
+                      AS_ALT_DP=depth // 2 * hets + hom_depth * homs, AS_HET_DP=depth * hets),
+        )
+
+    autosomal = [row(i, "chr20", int(rng.integers(10, 40)), int(rng.integers(0, 15)), depth,
+                     float(rng.normal(0, 0.3))) for i in range(2000)]
+    chrx = [row(i, "chrX", 10, 10, depth // 2, 0.0) for i in range(20)]  # 10 het females, 10 hemizygous males
+    ht = hl.Table.parallelize(autosomal + chrx, hl.tstruct(
+        locus=hl.tlocus("GRCh38"), alleles=hl.tarray(hl.tstr), filters=hl.tset(hl.tstr), AC=hl.tint32,
+        n_het=hl.tint32, n_hom_alt=hl.tint32, variant_type=hl.tstr,
+        info=hl.tstruct(AS_QD=hl.tfloat64, AS_MQ=hl.tfloat64, AS_FS=hl.tfloat64, AS_SOR=hl.tfloat64,
+                        AS_VarDP=hl.tint64, AS_ALT_DP=hl.tint64, AS_HET_DP=hl.tint64),
+    ), key=["locus", "alleles"])
+    training = ht.filter(ht.locus.contig == "chr20").select()  # a panel without chrX, as the simulator's
+    scored, report = annotate_learned_filter(ht, training_ht=training)
+    out = scored.filter(scored.locus.contig == "chrX").collect()
+    assert report.per_type["snv"]["scored"]
+    assert report.per_type["snv"]["qd_line"] == pytest.approx([het_qd, hom_qd - het_qd], abs=0.2)
+    assert len(out) == 20
+    assert not any(FILTER_NAMES["snv"] in r.filters for r in out), [r.learned_filter_score for r in out]
+    # the same alleles scored on the share of carriers (the depths unknown) fall far outside the training alleles
+    blind = annotate_learned_filter(ht.annotate(info=ht.info.drop("AS_HET_DP")), training_ht=training)[0]
+    assert all(FILTER_NAMES["snv"] in r.filters for r in blind.filter(blind.locus.contig == "chrX").collect())
 
 
 # --- learned filter on planted artefacts ----------------------------------------------------------

@@ -19,9 +19,13 @@ alleles — in every allele-count bin, because:
 - **training alleles are cross-fitted**: they are split in two (seeded), a model is fitted on each half and
   each half is calibrated with the other half's model, so every training allele calibrates (twice as many
   as a fit/calibrate split) and never with a model that saw it; other alleles get the mean of both;
-- **features do not depend on genotype composition**: ``QD`` is divided by the QD expected for the site's
-  fraction of homozygous / hemizygous carriers (a line fitted on the training alleles: hom-alt and haploid
-  calls have about twice the QD of hets, and a chrY singleton is one haploid ALT call), and the strand
+- **features do not depend on genotype composition**: ``QD`` is divided by the QD expected for the share of
+  the carriers' reads that come from homozygous / hemizygous carriers (a line fitted on the training alleles:
+  hom-alt and haploid calls have about twice the QD of hets, and a chrY singleton is one haploid ALT call).
+  The share is weighted by depth (``1 - AS_HET_DP / AS_VarDP``), not by carrier count: QD pools QUAL over the
+  carriers' reads, and on chrX a hemizygous male has half a female's reads, so a count-weighted share
+  over-predicted the QD of common chrX alleles (~0.89 of expected for half male, half het carriers) and the
+  filter removed 1–3 % of true common chrX SNVs (training panels without chrX never calibrate them). The strand
   statistics ``FS``/``SOR`` are left out (imputed) where REF reads are under 5 % of the carriers' reads
   (hom-alt or hemizygous carriers only: REF reads there are sequencing errors, not a second strand
   baseline).
@@ -45,7 +49,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: inputs collected per allele (in this order)
-INPUTS = ("AS_QD", "AS_MQ", "AS_FS", "AS_SOR", "hom_alt_fraction", "ref_fraction", "AC")
+INPUTS = ("AS_QD", "AS_MQ", "AS_FS", "AS_SOR", "hom_depth_fraction", "ref_fraction", "AC")
 #: model features (after :func:`model_features`)
 FEATURES = ("QD_ratio", "AS_MQ", "AS_FS", "AS_SOR")
 FILTER_NAMES = {"snv": "high_CALIBRATION_SENSITIVITY_SNP", "indel": "high_CALIBRATION_SENSITIVITY_INDEL"}
@@ -102,7 +106,7 @@ def merge_small_bins(counts: Sequence[int], min_count: int) -> list[int]:
 def model_features(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """:data:`FEATURES` from the raw :data:`INPUTS` (rows = alleles), fitted on the ``train`` rows.
 
-    QD ratio = AS_QD / (a + b x hom_alt_fraction) with ``a, b`` a least-squares line on training alleles;
+    QD ratio = AS_QD / (a + b x hom_depth_fraction) with ``a, b`` a least-squares line on training alleles;
     FS -> log1p(FS); FS and SOR set to missing where ``ref_fraction`` < :data:`MIN_REF_FRACTION`.
     """
     qd, mq, fs, sor, haf, ref_frac = (x[:, INPUTS.index(n)] for n in INPUTS[:6])
@@ -221,8 +225,11 @@ def fit_and_score(
 
 
 def _input(ht: hl.Table, name: str) -> hl.expr.NumericExpression:
-    if name == "hom_alt_fraction":  # context: QD of hom-alt and hemizygous carriers is about twice that of hets
-        n = ht.n_het + ht.n_hom_alt
+    if name == "hom_depth_fraction":  # context: QD of hom-alt and hemizygous carriers is about twice that of hets
+        if "AS_HET_DP" in ht.info and "AS_VarDP" in ht.info:  # share of the carriers' reads (QD's denominator)
+            dp, het_dp = ht.info.AS_VarDP, hl.coalesce(ht.info.AS_HET_DP, 0)
+            return hl.or_missing(dp > 0, hl.max(0.0, hl.min(1.0, (dp - het_dp) / dp)))
+        n = ht.n_het + ht.n_hom_alt  # a table without per-genotype depths: share of the carriers
         return hl.or_missing(n > 0, ht.n_hom_alt / n)
     if name == "ref_fraction":  # REF reads among the carriers' reads (AS_VarDP = REF + ALT reads)
         if "AS_ALT_DP" not in ht.info or "AS_VarDP" not in ht.info:
@@ -249,7 +256,9 @@ def annotate_learned_filter(
     """Add ``learned_filter_score: float64`` and the learned filter name to ``filters``.
 
     ``ht`` needs ``AC``, ``info.{AS_QD, AS_MQ, AS_FS, AS_SOR, AS_VarDP}`` (``info.AS_ALT_DP`` for the REF
-    fraction; without it FS/SOR are always used), ``n_het``, ``n_hom_alt``, ``variant_type`` and ``filters``
+    fraction; without it FS/SOR are always used; ``info.AS_HET_DP`` for the depth share of hom-alt and
+    hemizygous carriers, else their share of the carriers ``n_hom_alt / (n_het + n_hom_alt)``), ``n_het``,
+    ``n_hom_alt``, ``variant_type`` and ``filters``
     (hard filters). ``training_ht`` (keyed by locus, alleles) lists known-good alleles; None → unsupervised
     on alleles passing the hard filters. A type with fewer than ``min_training_alleles`` training alleles is
     not scored (score missing, no filter), and the report says so. Spanning deletions are never scored.
