@@ -47,7 +47,7 @@ def main() -> None:
     setup_hail(master="local[2]", driver_memory="4g", tmp_dir=out / "tmp", log_path=out / "hail.log")
 
     from harness.sample_qc_accuracy import simulate_and_joint_call
-    from harness.variant_qc_evaluate import site_metrics
+    from harness.variant_qc_evaluate import consequence_check, site_metrics
 
     from callset.core.cohort import read_cohort_vds
     from callset.simulate.cli import configure_parser, options_from_args
@@ -90,9 +90,12 @@ def main() -> None:
                       f"other calls flagged {y['other_flagged']}")
             lf = summary["learned_filter"].get(t, {})
             print(f"     model: {json.dumps({k: v for k, v in lf.items() if k not in ('model_0', 'model_1')})}")
-        csq = consequence_agreement(ht, sim)
-        print(f"   consequences vs gene-model truth: {csq['n_agree']} of {csq['n']} agree; by class "
-              f"{csq['by_class']}; multi-allelic records {csq['multiallelic']}; disagreements {csq['wrong'][:5]}")
+        csq = consequence_check(ht, sim)
+        by_class = {k: f"{a}/{b}" for k, (a, b) in sorted(csq["by_class"].items())}
+        print(f"   consequences vs gene-model truth: {csq['n_agree']} of {csq['n']} alleles on genes agree; by class "
+              f"{by_class}; alleles of multi-allelic sites on genes {csq['genic_multi_agree']}/{csq['genic_multi']}; "
+              f"disagreements (intergenic included) {len(csq['wrong'])} {csq['wrong'][:5]}; "
+              f"gene/transcript fields not fitting the class {len(csq['malformed'])}")
         table.append((seed, n_samples, m, csq, t2 - t1))
 
     print("\n| seed | samples | type | learned P / R | all filters P / R | true PASS (learned) AC 1 / 2-5 / 6-20 / >20 "
@@ -106,41 +109,6 @@ def main() -> None:
             print(f"| {seed} | {n} | {ty} | {x['learned']['precision']:.2f} / {x['learned']['recall']:.2f} "
                   f"| {x['any']['precision']:.2f} / {x['any']['recall']:.2f} | {lp} | {ap_} "
                   f"| {csq['n_agree']}/{csq['n']} | {t:.0f} |")
-
-
-def consequence_agreement(ht, sim: Path) -> dict:  # noqa: ANN001
-    """Pipeline consequence vs ``genes.expected_consequence`` for every split allele on a gene."""
-    import pysam
-
-    from callset.simulate.genes import expected_consequence, read_gff3
-
-    genes = read_gff3(sim / "reference" / "genes.gff3")
-    fa = pysam.FastaFile(str(sim / "reference" / "sim.fa.gz"))
-    rows = ht.select("consequence", "n_alt_alleles").collect()
-    by: dict[str, list[int]] = {}
-    multi = [0, 0]
-    wrong = []
-    n = agree = 0
-    for r in rows:
-        c, p, (ref, alt) = r.locus.contig, r.locus.position, r.alleles
-        if alt == "*":
-            continue
-        exp = expected_consequence(genes, c, p, ref, alt, lambda c, a, b: fa.fetch(c, a - 1, b))
-        if exp == "intergenic":
-            continue
-        ok = r.consequence == exp
-        n += 1
-        agree += ok
-        by.setdefault(exp, [0, 0])
-        by[exp][0] += ok
-        by[exp][1] += 1
-        if r.n_alt_alleles > 1:
-            multi[0] += ok
-            multi[1] += 1
-        if not ok:
-            wrong.append((c, p, ref, alt, exp, r.consequence))
-    return {"n": n, "n_agree": agree, "by_class": {k: f"{a}/{b}" for k, (a, b) in sorted(by.items())},
-            "multiallelic": f"{multi[0]}/{multi[1]}", "wrong": wrong}
 
 
 def _r(d: dict[str, float], nd: int = 3) -> dict[str, float]:

@@ -18,7 +18,7 @@ import pytest
 from conftest import TESTDATA
 
 from callset.simulate.cohort import SimulationOptions, simulate_cohort
-from callset.simulate.genes import CODE, expected_consequence, read_gff3, revcomp
+from callset.simulate.genes import CODE, read_gff3, revcomp
 
 ANNOT = Path(__file__).parent / "data" / "annotation"
 CLINVAR = ANNOT / "clinvar_chr22_small.vcf"
@@ -311,34 +311,13 @@ def test_hard_filters_are_consistent_with_their_fields(sim_sites, hail_session):
 
 
 def check_consequences(ht, sim: Path) -> dict:  # noqa: ANN001
-    """Every split allele of ``ht`` (but ``*``) against the consequence the simulator's gene models imply:
-    ``seen`` (class -> alleles), ``genic_indels`` (class -> indel alleles on genes), ``multi`` / ``genic_multi``
-    (alleles of multi-allelic sites, all / on genes), ``wrong`` (disagreements)."""
-    genes = read_gff3(sim / "reference" / "genes.gff3")
-    fa = pysam.FastaFile(str(sim / "reference" / "sim.fa.gz"))
-    rows = ht.select("consequence", "gene", "transcript_consequences", "n_alt_alleles").collect()
-    out: dict = {"n": len(rows), "seen": {}, "genic_indels": {}, "multi": 0, "genic_multi": 0, "wrong": []}
-    for r in rows:
-        c, p, (ref, alt) = r.locus.contig, r.locus.position, r.alleles
-        if alt == "*":
-            continue
-        exp = expected_consequence(genes, c, p, ref, alt, lambda c, a, b: fa.fetch(c, a - 1, b))
-        out["seen"][exp] = out["seen"].get(exp, 0) + 1
-        if r.consequence != exp:
-            out["wrong"].append((c, p, ref, alt, exp, r.consequence))
-        out["multi"] += r.n_alt_alleles > 1
-        if exp != "intergenic":
-            assert r.gene and r.gene.startswith("SIM")
-            tx = r.transcript_consequences[0].transcript
-            # bcftools csq reports intronic variants per gene, without a transcript
-            assert tx is None if exp == "intron" else tx.startswith("SIMT"), (p, exp, r.transcript_consequences)
-            if len(ref) != len(alt):
-                out["genic_indels"][exp] = out["genic_indels"].get(exp, 0) + 1
-            out["genic_multi"] += r.n_alt_alleles > 1
-        else:
-            assert r.gene is None and r.transcript_consequences == []
-    print(f"\nconsequences of {out['n']} simulated alleles: {out['seen']}; indels on genes: {out['genic_indels']}; "
-          f"alleles of multi-allelic sites: {out['multi']} ({out['genic_multi']} on genes)")
+    """:func:`harness.variant_qc_evaluate.consequence_check`, printed, with the gene/transcript fields checked."""
+    from harness.variant_qc_evaluate import consequence_check
+
+    out = consequence_check(ht, sim)
+    print(f"\nconsequences of {sum(out['seen'].values())} simulated alleles: {out['seen']}; indels on genes: "
+          f"{out['genic_indels']}; alleles of multi-allelic sites: {out['multi']} ({out['genic_multi']} on genes)")
+    assert not out["malformed"], out["malformed"][:10]
     return out
 
 

@@ -176,3 +176,53 @@ def combine_simulated(sim_dir: str | os.PathLike[str], vds_path: str, work_dir: 
     combine(gvcf_paths=gvcfs, output_path=vds_path, work_dir=work_dir,
             intervals=intervals_expr(bounds, "GRCh38"))
     return vds_path
+
+
+def consequence_check(ht: hl.Table, sim_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every split allele of ``ht`` (but ``*``) against the consequence the simulator's gene models imply
+    (``genes.expected_consequence``). Returns ``seen`` (expected class -> alleles, intergenic included),
+    ``by_class`` (class on a gene -> ``[agree, alleles]``), ``n`` / ``n_agree`` (alleles on genes),
+    ``genic_indels`` (class -> indel alleles on genes), ``multi`` / ``genic_multi`` / ``genic_multi_agree``
+    (alleles of multi-allelic sites: all / on genes / agreeing), ``wrong`` (disagreements) and ``malformed``
+    (alleles whose gene / transcript fields do not fit their class: a gene allele names a SIM gene and, but
+    for introns, which bcftools csq reports per gene, a SIMT transcript; an intergenic one names none)."""
+    import pysam
+
+    from callset.simulate.genes import expected_consequence, read_gff3
+
+    sim = Path(sim_dir)
+    genes = read_gff3(sim / "reference" / "genes.gff3")
+    rows = ht.select("consequence", "gene", "transcript_consequences", "n_alt_alleles").collect()
+    out: dict[str, Any] = {"seen": {}, "by_class": {}, "n": 0, "n_agree": 0, "genic_indels": {}, "multi": 0,
+                           "genic_multi": 0, "genic_multi_agree": 0, "wrong": [], "malformed": []}
+    with pysam.FastaFile(str(sim / "reference" / "sim.fa.gz")) as fa:
+        for r in rows:
+            c, p, (ref, alt) = r.locus.contig, r.locus.position, r.alleles
+            if alt == "*":
+                continue
+            exp = expected_consequence(genes, c, p, ref, alt, lambda c, a, b: fa.fetch(c, a - 1, b))
+            ok = r.consequence == exp
+            out["seen"][exp] = out["seen"].get(exp, 0) + 1
+            out["multi"] += r.n_alt_alleles > 1
+            if not ok:
+                out["wrong"].append((c, p, ref, alt, exp, r.consequence))
+            if exp == "intergenic":
+                if r.gene is not None or r.transcript_consequences:
+                    out["malformed"].append((c, p, ref, alt, exp, r.gene, r.transcript_consequences))
+                continue
+            tx = r.transcript_consequences[0].transcript if r.transcript_consequences else "?"
+            if not (r.gene or "").startswith("SIM") or (
+                tx is not None if exp == "intron" else not (tx or "").startswith("SIMT")
+            ):
+                out["malformed"].append((c, p, ref, alt, exp, r.gene, r.transcript_consequences))
+            out["n"] += 1
+            out["n_agree"] += ok
+            agree_n = out["by_class"].setdefault(exp, [0, 0])
+            agree_n[0] += ok
+            agree_n[1] += 1
+            if len(ref) != len(alt):
+                out["genic_indels"][exp] = out["genic_indels"].get(exp, 0) + 1
+            if r.n_alt_alleles > 1:
+                out["genic_multi"] += 1
+                out["genic_multi_agree"] += ok
+    return out
