@@ -338,6 +338,10 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=100, help="samples per batch (the simulator's default)")
     ap.add_argument("--add", type=int, default=10, help="samples of the batch added before release v2")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--simulate", type=int, default=None,
+                    help="samples to simulate (+ --add; default: the largest scale): one simulation serves runs of "
+                         "smaller scales, e.g. --scales 250 --simulate 1000 now and --scales 500,1000 --simulate 1000 "
+                         "later on the same inputs")
     ap.add_argument("--work", type=Path, default=Path("/tmp/callset-scale"), help="kept between runs")
     ap.add_argument("--write-results", action="store_true", help="prepend the table to benchmarks/RESULTS.md")
     args = ap.parse_args()
@@ -345,7 +349,10 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     become_subreaper()
-    sim = simulate(args.work / f"sim{max(scales) + args.add}-seed{args.seed}", max(scales), args.add, args.seed)
+    n_sim = args.simulate or max(scales)
+    if n_sim < max(scales):
+        raise SystemExit(f"--simulate {n_sim} is smaller than the largest scale {max(scales)}")
+    sim = simulate(args.work / f"sim{n_sim + args.add}-seed{args.seed}", n_sim, args.add, args.seed)
     sim_s = (sim / "simulate_seconds.txt").read_text().strip()
     opts = yaml.safe_load((sim / "config.yaml").read_text())["simulation"]
     windows = opts.get("windows", [])
