@@ -182,6 +182,11 @@ def test_same_position_records_merged_or_rejected(files: dict[str, Path], tmp_pa
     assert f == {"GT": "1/2", "AD": "14,14,13,0", "DP": "34", "GQ": "97", "PL": "."}
     info_f = dict(kv.split("=") for kv in merged[7].split(";"))
     assert info_f["AS_QUALapprox"] == "|327|284|0" and info_f["QUALapprox"] == "327"
+    # each ALT keeps its record's allele-specific MQ and strand counts (REF's from the record whose REF depth
+    # AD keeps, 14 reads), and the site's MQ is kept: variant QC can compute AS_MQ/AS_FS/AS_SOR for both alleles
+    assert info_f["AS_RAW_MQ"] == "50400.00|50400.00|46800.00|0.00"
+    assert info_f["AS_SB_TABLE"] == "7,7|7,7|6,7|0,0"
+    assert info_f["RAW_MQandDP"] == "122400,34"
     assert any("same-position variant records merged" in ln for ln in header(res.path))
     # 1/1 and 0/1 at one position: three ALT copies in a diploid sample -> rejected, naming the position
     bad = normalise_gvcf(files["GATK2"], tmp_path / "g2.g.vcf.gz", detect_flavor(header(files["GATK2"])),
@@ -320,10 +325,19 @@ def test_variant_qc_of_a_mixed_cohort_uses_what_each_caller_wrote(files: dict[st
         assert got[key].AS_MQ == pytest.approx(want, abs=1e-6), (key, got[key].AS_MQ, want)
     # (136800 + 136208) / (19 + 19 + 38); before: DRAGEN's 19 ALT reads without MQ, sqrt(136800 / 57) = 48.99
     assert got[("chr20", 10000117, "C", "T")].AS_MQ == pytest.approx(59.9350, abs=1e-4)
-    # DV1 the only carrier; GATK1/GATK3's two records at 10000500, merged at intake, keep no MQ/strand data
-    for key in (("chr20", 10000211, "T", "C"), ("chr20", 10000400, "A", "G"), ("chr20", 10000500, "A", "G")):
+    # DV1 the only carrier: no MQ/strand data
+    for key in (("chr20", 10000211, "T", "C"), ("chr20", 10000400, "A", "G")):
         assert got[key].AS_MQ is None and got[key].AS_FS is None and got[key].AS_SOR is None, (key, got[key])
         assert got[key].AS_QD is not None and got[key].AS_QD > 0  # QUALapprox/VarDP from intake: QD is known
+    # GATK1/GATK3's two records at 10000500, merged at intake into AC>GC,A: each allele keeps its record's
+    # AS_RAW_MQ and AS_SB_TABLE (REF's from the 0/1 record of 14 REF reads), both samples carry both
+    # (until this session the merge dropped them, and these alleles had no AS_MQ/AS_FS/AS_SOR)
+    for key, (raw_mq, alt_reads, alt_sb) in {("chr20", 10000500, "A", "G"): (50400, 14, (7, 7)),
+                                             ("chr20", 10000500, "AC", "A"): (46800, 13, (6, 7))}.items():
+        assert got[key].AS_MQ == pytest.approx(mq((raw_mq, alt_reads), (raw_mq, alt_reads))), (key, got[key])
+        sb = hl.eval(hl.struct(fs=fs_expr(14, 14, 2 * alt_sb[0], 2 * alt_sb[1]),
+                               sor=sor_expr(14, 14, 2 * alt_sb[0], 2 * alt_sb[1])))
+        assert got[key].AS_FS == pytest.approx(sb.fs) and got[key].AS_SOR == pytest.approx(sb.sor), (key, got[key])
     # strand: GATK1's AS_SB_TABLE + GATK3's SB (no AS_SB_TABLE on that record) at 10000350
     fs = hl.eval(hl.struct(fs=fs_expr(16, 14, 16, 16), sor=sor_expr(16, 14, 16, 16)))
     assert got[("chr20", 10000350, "G", "A")].AS_FS == pytest.approx(fs.fs)

@@ -347,16 +347,23 @@ def merge_same_position(recs: Sequence[_Var]) -> tuple[_Var | None, str]:
     as_q: list[int] = []
     alt_ad: list[int] = []
     ref_ad: list[int] = []
+    # allele-specific MQ and strand tables per new ALT (from the record that called it); REF's from the record
+    # whose REF depth the merged AD keeps (the smallest), so AS_MQ/AS_FS/AS_SOR of merged alleles stay defined
+    per_allele: dict[str, list[str | None]] = {k: [] for k in _AS_MERGED}
+    ref_rec = min((r for r in recs if r.ad), key=lambda r: r.ad[0] if r.ad else 0, default=first)
     for r in recs:
         suffix = ref[len(r.ref):]
         called = [a for a in _gt_alleles(r.gt) if a not in (".", "0")]
         q = _as_qual(r)
+        parts = {k: _as_parts(r, k) for k in _AS_MERGED}
         for j, a in enumerate(r.alts, start=1):
             allele = a if a == "*" else a + suffix
             if allele not in alts:
                 alts.append(allele)
                 as_q.append(q[j - 1] if q else 0)
                 alt_ad.append(r.ad[j] if r.ad and len(r.ad) > j else 0)
+                for field_name, v in parts.items():
+                    per_allele[field_name].append(v[j] if v else None)
             k = alts.index(allele) + 1
             carried.extend([k] * called.count(str(j)))
         if r.ad:
@@ -367,14 +374,44 @@ def merge_same_position(recs: Sequence[_Var]) -> tuple[_Var | None, str]:
     gt = "/".join(map(str, sorted([0] * (ploidy - len(carried)) + carried)))
     gqs = [int(r.gq) for r in recs if r.gq.isdigit()]
     dps = [r.dp for r in recs if r.dp is not None]
+    info = {"AS_QUALapprox": "|" + "|".join(map(str, as_q)) + "|0",
+            **({"QUALapprox": str(max(r.pl[0] for r in recs if r.pl))} if any(r.pl for r in recs) else {})}
+    for field_name, empty in _AS_MERGED.items():
+        ref_part = _as_parts(ref_rec, field_name)
+        if ref_part and all(v is not None for v in per_allele[field_name]):
+            info[field_name] = "|".join([ref_part[0], *(v or "" for v in per_allele[field_name]), empty])
+    site = [r.info["RAW_MQandDP"] for r in recs if r.info.get("RAW_MQandDP")]
+    if len(site) == len(recs):  # site-level (all reads at the position): the record that saw the most
+        info["RAW_MQandDP"] = max(site, key=_raw_mq_dp)
     merged = _Var(
         first.chrom, first.pos, first.rid, ref, alts, True, max((r.qual for r in recs), key=_qual_key), ".",
-        {"AS_QUALapprox": "|" + "|".join(map(str, as_q)) + "|0",
-         **({"QUALapprox": str(max(r.pl[0] for r in recs if r.pl))} if any(r.pl for r in recs) else {})},
+        info,
         gt, [min(ref_ad) if ref_ad else 0, *alt_ad, 0], max(dps) if dps else None,
         str(min(gqs)) if gqs else ".", None, None, first.line_no,
     )
     return merged, ""
+
+
+#: allele-specific INFO fields carried through a same-position merge, and their ``<NON_REF>`` entry
+_AS_MERGED = {"AS_RAW_MQ": "0.00", "AS_SB_TABLE": "0,0"}
+
+
+def _as_parts(r: _Var, key: str) -> list[str] | None:
+    """``r``'s allele-specific INFO ``key`` split per allele (REF, each ALT, ``<NON_REF>`` when present), or None
+    when absent or of the wrong length."""
+    v = r.info.get(key)
+    if not v:
+        return None
+    parts = v.split("|")
+    return parts if len(parts) == len(r.alts) + 1 + int(r.non_ref) else None
+
+
+def _raw_mq_dp(v: str) -> int:
+    """The read count of a ``RAW_MQandDP`` value (``sum of squared MQ,reads``); -1 when unreadable."""
+    try:
+        return int(float(v.split(",")[1]))
+    except (IndexError, ValueError):
+        return -1
 
 
 def _qual_key(q: str) -> float:
