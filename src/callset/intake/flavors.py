@@ -87,6 +87,8 @@ def detect_flavor(header_lines: Sequence[str]) -> FlavorInfo:
     dragen = dv = gatk = gatk_version = None
     raw_version = None
     for line in header_lines:
+        if line.startswith("##contig="):  # most of a GRCh38 header (~3,400 lines): nothing about the caller
+            continue
         m = _ID.match(line)
         if m:
             ids[m.group(1)].add(m.group(2))
