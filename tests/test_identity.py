@@ -204,6 +204,41 @@ def test_cram_genotypes_skip_sites_outside_the_crai(sim: Path, truth, panel) -> 
                                                           strict=True))
 
 
+def test_cram_sent_without_an_index_is_checked_with_the_one_intake_builds(sim: Path, truth, panel, fps,
+                                                                          tmp_path: Path) -> None:  # noqa: ANN001
+    """A center sends a CRAM without its .crai: intake's CRAM check builds one into results/intake/<batch>/cram
+    (not next to the center's file); the identity check and sample QC's coverage must read it from there —
+    before, a swapped CRAM sent without an index passed intake with a note ("cannot read it")."""
+    import shutil
+
+    from callset.intake.checks import alignment_index, check_cram
+    from callset.sample_qc.coverage import cram_coverage
+
+    fasta = str(sim / "reference" / "sim.fa.gz")
+    settings = IdentitySettings(min_sites=30)
+    for sid, r in ((s, r) for s, r in truth.items() if r["cram"]):
+        src = sim / r["cram"]
+        inbox = tmp_path / sid / "inbox"
+        inbox.mkdir(parents=True)
+        cram = inbox / src.name
+        shutil.copyfile(src, cram)  # the CRAM alone, as the center sent it
+        built_dir = tmp_path / sid / "results" / "cram"
+        problems, notes = check_cram(cram, sample_id=sid, reference=load_reference("GRCh38"),
+                                     reference_fasta=fasta, index_dir=built_dir)
+        assert not problems and any("no index: built one" in n for n in notes), (problems, notes)
+        index = alignment_index(cram, built_dir)
+        assert index == built_dir / f"{cram.name}.crai" and not Path(f"{cram}.crai").exists()
+        chk = cram_gvcf_concordance(cram, fps[sid], panel, reference_fasta=fasta, settings=settings, index=index)
+        own = cram_gvcf_concordance(src, fps[sid], panel, reference_fasta=fasta, settings=settings)
+        assert (len(chk.problems), chk.concordance, chk.n_sites) == (len(own.problems), own.concordance, own.n_sites)
+        assert chk.n_sites >= 30 and bool(chk.problems) == bool(r["cram_person"]), chk
+        # without the built index the CRAM cannot be read at the panel sites: not checked, never confirmed
+        blind = cram_gvcf_concordance(cram, fps[sid], panel, reference_fasta=fasta, settings=settings)
+        assert not blind.problems and "not checked" in blind.notes[0]
+        assert cram_coverage(str(cram), reference_fasta=fasta, index=str(index)) == cram_coverage(
+            str(src), reference_fasta=fasta)
+
+
 # ------------------------------------------------------------------------------------------ the comparison
 
 

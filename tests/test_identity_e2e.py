@@ -78,13 +78,20 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         if r["sample_id"] == other_ref:
             r["gvcf_md5"] = md5sum(gv)
     manifest.write_text("\t".join(rows[0]) + "\n" + "".join("\t".join(r.values()) + "\n" for r in rows))
+    # two centers sent a CRAM without its .crai (one swapped, one clean): intake builds the index in its results
+    # folder and must check identity with it (before, such a swap passed with a note "cannot read it")
+    no_index = [next(s for s, r in truth.items() if r["cram"] and bool(r["cram_person"]) == swapped)
+                for swapped in (True, False)]
+    for s in no_index:
+        Path(f"{sim / truth[s]['cram']}.crai").unlink()
     cfg = yaml.safe_load((sim / "config.yaml").read_text())
     results = Path(cfg["results"])
     run_snakemake(d, sim / "config.yaml", str(results / "private" / "research_ids.tsv"), timeout=2400)
     report = {}
     for b in ("batch_001", "batch_002"):
         report.update({r["sample_id"]: r for r in read_tsv(results / "intake" / b / "report.tsv")})
-    return {"sim": sim, "results": results, "truth": truth, "report": report, "other_ref": other_ref}
+    return {"sim": sim, "results": results, "truth": truth, "report": report, "other_ref": other_ref,
+            "no_index": no_index}
 
 
 def test_every_swap_and_duplicate_caught(run) -> None:  # noqa: ANN001
@@ -141,3 +148,21 @@ def test_gvcf_against_another_reference_rejected(run) -> None:  # noqa: ANN001
     rep = run["report"][run["other_ref"]]
     assert rep["status"] == "rejected" and "REF differs from the reference FASTA" in rep["reasons"]
     assert "first at chr" in rep["reasons"] and "(gVCF made against another reference?)" in rep["reasons"]
+
+
+def test_crams_sent_without_an_index_are_indexed_and_checked(run) -> None:  # noqa: ANN001
+    """The swapped CRAM sent without a .crai is rejected like the others, the clean one confirmed; both with the
+    index intake built under results/intake/<batch>/cram."""
+    truth, results, report = run["truth"], run["results"], run["report"]
+    details = []
+    for b in ("batch_001", "batch_002"):
+        details += read_tsv(results / "intake" / b / "details.tsv")
+    swapped, clean = run["no_index"]
+    for s in (swapped, clean):
+        cram = Path(truth[s]["cram"]).name
+        built = results / "intake" / truth[s]["batch_id"] / "cram" / f"{cram}.crai"
+        assert built.is_file(), built
+        assert any(d["sample_id"] == s and "no index: built one" in d["message"] for d in details), s
+    assert report[swapped]["status"] == "rejected"
+    assert "CRAM and gVCF are from different people (concordance" in report[swapped]["reasons"], report[swapped]
+    assert any(d["sample_id"] == clean and "CRAM/gVCF identity confirmed" in d["message"] for d in details), clean

@@ -358,10 +358,13 @@ class FingerprintCollector:
         return Fingerprint(g, self.panel.digest)
 
 
-def _crai_spans(cram: Path, references: Sequence[str]) -> dict[str, np.ndarray] | None:
-    """Per contig, ``(start, end)`` of every slice in the ``.crai`` (None when there is no readable .crai)."""
-    crai = Path(f"{cram}.crai")
-    if not crai.is_file():
+def _crai_spans(
+    cram: Path, references: Sequence[str], index: str | Path | None = None
+) -> dict[str, np.ndarray] | None:
+    """Per contig, ``(start, end)`` of every slice in the ``.crai`` (``index``, else ``<cram>.crai``; None when
+    there is no readable .crai)."""
+    crai = Path(index) if index else Path(f"{cram}.crai")
+    if not crai.is_file() or crai.suffix != ".crai":
         return None
     spans: dict[str, list[tuple[int, int]]] = {}
     try:
@@ -385,6 +388,7 @@ def genotype_cram(
     min_depth: int = 10,
     min_mapq: int = 20,
     min_baseq: int = 13,
+    index: str | Path | None = None,
 ) -> Fingerprint:
     """Genotypes of a CRAM (or BAM) at the panel sites, from base counts of reads with MAPQ >= ``min_mapq``
     and base quality >= ``min_baseq`` (pysam ``count_coverage``; duplicates, secondary and QC-failed reads
@@ -392,6 +396,7 @@ def genotype_cram(
 
     Dosage from the ALT fraction f of REF+ALT reads (>= ``min_depth``): f <= 0.15 -> 0, 0.3-0.7 -> 1, >= 0.85 ->
     2; in between (contamination, noise) the site is not called. No population prior, so any ancestry works.
+    ``index``: the CRAM's index when it is not next to it (intake builds one elsewhere for a CRAM sent without).
     """
     import pysam
 
@@ -403,8 +408,9 @@ def genotype_cram(
         return bool(read.mapping_quality >= min_mapq and not (
             read.is_unmapped or read.is_secondary or read.is_supplementary or read.is_duplicate or read.is_qcfail))
 
-    with pysam.AlignmentFile(str(cram), "r", reference_filename=reference_fasta) as af:
-        spans = _crai_spans(Path(cram), af.references) if str(cram).endswith(".cram") else None
+    with pysam.AlignmentFile(str(cram), "r", reference_filename=reference_fasta,
+                             index_filename=str(index) if index else None) as af:
+        spans = _crai_spans(Path(cram), af.references, index) if str(cram).endswith(".cram") else None
         names = set(af.references)
         for contig, (lo, hi) in panel.by_contig.items():
             fc = to_file.get(contig, contig)
@@ -449,15 +455,17 @@ def cram_gvcf_concordance(
     reference_fasta: str | None,
     settings: IdentitySettings,
     contig_recoding: Mapping[str, str] | None = None,
+    index: str | Path | None = None,
 ) -> IdentityCheck:
     """Compare a CRAM's genotypes with its gVCF's fingerprint: a problem when they are from different people
-    (concordance below ``settings.min_cram_concordance``), a note when too few sites are covered by both."""
+    (concordance below ``settings.min_cram_concordance``), a note when too few sites are covered by both.
+    ``index``: the CRAM's index when it is not next to it."""
     if not reference_fasta:
         return IdentityCheck(notes=(f"{cram}: CRAM/gVCF identity not checked (no intake.reference_fasta to decode "
                                     "the CRAM with)",))
     try:
         cram_fp = genotype_cram(cram, panel, reference_fasta=reference_fasta, contig_recoding=contig_recoding,
-                                min_depth=settings.min_cram_depth)
+                                min_depth=settings.min_cram_depth, index=index)
     except (OSError, ValueError) as e:  # the CRAM passed its own checks; its reference may still not decode it
         return IdentityCheck(notes=(f"{cram}: CRAM/gVCF identity not checked: cannot read it with "
                                     f"{reference_fasta}: {e}",))

@@ -354,7 +354,8 @@ def _cram_step(sample: _SampleCheck) -> None:
     res.reasons.extend(problems)
     res.notes.extend(notes)
     if not problems:
-        _cram_identity(res, settings.identity_context, settings.reference_fasta, settings.contig_recoding)
+        _cram_identity(res, settings.identity_context, settings.reference_fasta, settings.contig_recoding,
+                       index=checks.alignment_index(res.cram, sample.out_dir / "cram"))
 
 
 def _metrics_step(sample: _SampleCheck) -> None:
@@ -460,14 +461,14 @@ def _dragen_versions(results: Sequence[SampleResult], expected: str | None) -> N
 
 def _cram_identity(
     res: SampleResult, identity: IdentityContext | None, reference_fasta: str | None,
-    contig_recoding: Mapping[str, str],
+    contig_recoding: Mapping[str, str], *, index: Path | None = None,
 ) -> None:
     """CRAM <-> gVCF: from the same person? (needs both files sound and a fingerprint of the gVCF)."""
     if identity is None or res.cram is None or res.scan is None or res.scan.fingerprint is None:
         return
     chk = cram_gvcf_concordance(
         res.cram, res.scan.fingerprint, identity.panel, reference_fasta=reference_fasta,
-        settings=identity.settings, contig_recoding=contig_recoding,
+        settings=identity.settings, contig_recoding=contig_recoding, index=index,
     )
     res.reasons.extend(chk.problems)
     res.notes.extend(chk.notes)

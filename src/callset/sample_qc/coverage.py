@@ -28,7 +28,8 @@ SKIP_FLAGS = 0x4 | 0x100 | 0x200 | 0x400 | 0x800
 
 
 def cram_coverage(
-    path: str, *, reference_fasta: str | None, min_dp: int = 20, min_mapq: int = 0, chunk: int = 1_000_000
+    path: str, *, reference_fasta: str | None, min_dp: int = 20, min_mapq: int = 0, chunk: int = 1_000_000,
+    index: str | None = None,
 ) -> tuple[float, float]:
     """``(mean_depth, fraction_at_least_min_dp)`` over the autosomal aligned span of ``path``.
 
@@ -40,7 +41,8 @@ def cram_coverage(
 
     verbosity = pysam.set_verbosity(0)
     try:
-        return _measure(path, reference_fasta=reference_fasta, min_dp=min_dp, min_mapq=min_mapq, chunk=chunk)
+        return _measure(path, reference_fasta=reference_fasta, min_dp=min_dp, min_mapq=min_mapq, chunk=chunk,
+                        index=index)
     except (OSError, ValueError) as e:  # pysam's errors while decoding (e.g. OSError "truncated file")
         raise CallsetError(f"{path}: cannot decode CRAM for coverage ({e})") from None
     finally:
@@ -48,24 +50,24 @@ def cram_coverage(
 
 
 def cram_coverage_or_none(
-    path: str, *, reference_fasta: str | None, sample: str, fallback: str
+    path: str, *, reference_fasta: str | None, sample: str, fallback: str, index: str | None = None
 ) -> tuple[float, float] | None:
     """:func:`cram_coverage`, or None with one warning line naming the sample, the file and the reason when the
     CRAM cannot be measured; ``fallback`` says what the caller uses instead (for the warning)."""
     try:
-        return cram_coverage(path, reference_fasta=reference_fasta)
+        return cram_coverage(path, reference_fasta=reference_fasta, index=index)
     except CallsetError as e:
         log.warning("sample %s: %s: coverage from %s instead", sample, e, fallback)
         return None
 
 
 def _measure(
-    path: str, *, reference_fasta: str | None, min_dp: int, min_mapq: int, chunk: int
+    path: str, *, reference_fasta: str | None, min_dp: int, min_mapq: int, chunk: int, index: str | None = None
 ) -> tuple[float, float]:
     import pysam
 
-    try:
-        crai = next((c for c in (f"{path}.crai", f"{path[:-5]}.crai") if Path(c).is_file()), None)
+    try:  # the index next to the CRAM, else ``index`` (e.g. the one intake built for a CRAM sent without)
+        crai = next((c for c in (f"{path}.crai", f"{path[:-5]}.crai", index) if c and Path(c).is_file()), None)
         f = pysam.AlignmentFile(path, "rc", reference_filename=reference_fasta, index_filename=crai)
     except (OSError, ValueError) as e:
         raise CallsetError(f"{path}: cannot open CRAM for coverage ({e})") from None

@@ -150,6 +150,7 @@ def run_sample_qc(
     panel_labels: str | None = None,
     reference_fasta: str | None = None,
     cram_base: Mapping[str, str] | None = None,
+    cram_index_dirs: Mapping[str, str] | None = None,
     hard_filters: Mapping[str, Any] | None = None,
     qc_sites: Mapping[str, Any] | None = None,
     sex_cutoffs: Mapping[str, Any] | None = None,
@@ -165,6 +166,8 @@ def run_sample_qc(
     :param center: :func:`read_center_metrics` output (reported sex, coverage, contamination, CRAM path).
     :param cram_base: batch_id -> folder that CRAM paths in ``center`` are relative to (absolute paths
         are used as they are).
+    :param cram_index_dirs: batch_id -> folder where intake put the indexes it built for CRAMs sent without one
+        (``results/intake/<batch>/cram``); an index next to the CRAM is used first.
     :param hard_filters: ``sample_qc.hard_filters`` (and likewise ``qc_sites``, ``sex_cutoffs`` =
         ``sample_qc.sex``, ``contamination``, ``relatedness``, ``ancestry``, ``outliers``): keys not given take
         the config schema's defaults (:class:`~callset.sample_qc.settings.SampleQCSettings`).
@@ -194,7 +197,8 @@ def run_sample_qc(
         df = df.merge(pred[["s", "ancestry", "ancestry_prob"]], on="s", how="left")
     pairs, kin_hist, kin_params = _check_relatedness(sites, checks, settings.relatedness, anc_pcs)
 
-    df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta)
+    df = _coverage(df, center, cram_base=cram_base or {}, reference_fasta=reference_fasta,
+                   cram_index_dirs=cram_index_dirs or {})
     _add_sex_concordance(df)
     df["hard_filter_reasons"] = _hard_filter_reasons(df, settings.hard_filters)
     df["flags"], bounds = _flags(df, anc_pcs, pairs, settings.outliers)
@@ -481,9 +485,11 @@ def _flags(
 
 
 def _coverage(
-    df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None
+    df: pd.DataFrame, center: pd.DataFrame | None, *, cram_base: Mapping[str, str], reference_fasta: str | None,
+    cram_index_dirs: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """``mean_coverage``/``coverage_20x`` from the CRAM, else the center's value, else the gVCF estimate."""
+    from callset.intake.checks.index import alignment_index
     from callset.sample_qc.coverage import cram_coverage_or_none
 
     df = df.rename(columns={"dp_autosome_covered": "gvcf_mean_depth", "frac_autosome_dp20": "gvcf_coverage_20x"})
@@ -511,7 +517,10 @@ def _coverage(
             if not p.is_absolute() and r.get("batch_id") in cram_base:
                 p = Path(cram_base[r["batch_id"]]) / p
             fallback = "the center's report" if _finite(r.get("reported_mean_coverage")) else "the gVCF estimate"
-            measured = cram_coverage_or_none(str(p), reference_fasta=reference_fasta, sample=r["s"], fallback=fallback)
+            built = (cram_index_dirs or {}).get(r.get("batch_id") or "")
+            index = alignment_index(p, Path(built)) if built else None
+            measured = cram_coverage_or_none(str(p), reference_fasta=reference_fasta, sample=r["s"], fallback=fallback,
+                                             index=str(index) if index else None)
         row: tuple[Any, Any, str]
         if measured is not None:
             row = (measured[0], measured[1], "cram")
@@ -710,6 +719,8 @@ def run_from_cohort(
         panel_labels=panel_labels,
         reference_fasta=reference_fasta,
         cram_base=batch_dirs,
+        # intake builds an index under results/intake/<batch>/cram for a CRAM sent without one
+        cram_index_dirs={Path(p).parent.name: str(Path(p).parent / "cram") for p in accepted_tsvs},
         reference_genome=reference_genome,
         settings=SampleQCSettings.from_config(
             hard_filters=hard_filters, qc_sites=qc_sites, sex=sex, contamination=contamination,

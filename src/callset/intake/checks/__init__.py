@@ -30,7 +30,7 @@ from callset.intake.checks.files import (
     md5sum,
 )
 from callset.intake.checks.gvcf import GvcfScan, scan_gvcf
-from callset.intake.checks.index import check_gvcf_index, find_index, read_index_counts
+from callset.intake.checks.index import alignment_index, check_gvcf_index, find_index, read_index_counts
 
 __all__ = [
     "BGZF_EOF",
@@ -38,6 +38,7 @@ __all__ = [
     "CRAM3_EOF",
     "FIXED_COLUMNS",
     "GvcfScan",
+    "alignment_index",
     "check_bgzf_eof",
     "check_cram",
     "check_gvcf_index",

@@ -24,6 +24,16 @@ def find_index(path: Path, kinds: tuple[str, ...] = (".tbi", ".csi")) -> Path | 
     return None
 
 
+def alignment_index(path: Path, built_dir: Path | None = None) -> Path | None:
+    """The index of a CRAM (``.crai``) or BAM (``.bai``/``.csi``): the center's, next to it, else the one intake
+    built into ``built_dir`` (``results/intake/<batch>/cram``) for a sound file sent without one."""
+    kinds = (".crai",) if path.name.endswith(".cram") else (".bai", ".csi")
+    found = find_index(path, kinds)
+    if found is None and built_dir is not None:
+        found = next((p for k in kinds if (p := built_dir / f"{path.name}{k}").is_file()), None)
+    return found
+
+
 def read_index_counts(index: Path) -> dict[str, int]:
     """``contig -> mapped record count`` from a .tbi or .csi (the htslib pseudo-bin metadata)."""
     data = _bgzf_or_plain(index)
