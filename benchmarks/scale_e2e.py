@@ -357,7 +357,7 @@ def main() -> int:
     opts = yaml.safe_load((sim / "config.yaml").read_text())["simulation"]
     windows = opts.get("windows", [])
     autosome_bp = sum(w["end"] - w["start"] for w in windows if w.get("kind") == "autosome")
-    print(f"simulation: {max(scales) + args.add} samples, {autosome_bp / 1e6:.1f} Mb of autosome in "
+    print(f"simulation: {n_sim + args.add} samples, {autosome_bp / 1e6:.1f} Mb of autosome in "
           f"{sum(w.get('kind') == 'autosome' for w in windows)} windows, {sim_s} s", flush=True)
     rows: list[dict] = []
     for n in scales:
