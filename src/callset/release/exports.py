@@ -19,6 +19,7 @@ import hail as hl
 
 from callset.errors import ConfigError
 from callset.release.cut import CutError, concat_bgzf, cut_plink, merge_bgen
+from callset.runtime.jvm_memory import collecting_native_garbage
 
 EXPORT_FORMATS = ("vcf", "plink", "bgen")
 
@@ -126,7 +127,8 @@ def export_shard(
         elif fmt == "bgen":
             bmt = mt.select_entries(GP=gp_from_gt_expr(diploid_gt_expr(mt.GT)))
             bmt = bmt.select_rows().select_cols().select_globals()
-            hl.export_bgen(bmt, str(root / stem))
+            with collecting_native_garbage(why=f"BGEN export {stem}"):  # Hail's per-variant zlib state
+                hl.export_bgen(bmt, str(root / stem))
             hl.index_bgen(str(root / f"{stem}.bgen"), reference_genome=reference_genome)
             out[fmt] = [f"{stem}.bgen", f"{stem}.sample", f"{stem}.bgen.idx2"]
         else:
@@ -170,8 +172,9 @@ def export_all_shards(
             out[fmt] = work / "plink"
         elif fmt == "bgen":
             bmt = mt.select_entries(GP=gp_from_gt_expr(diploid_gt_expr(mt.GT)))
-            hl.export_bgen(bmt.select_rows().select_cols().select_globals(), str(work / "bgen"),
-                           parallel="header_per_shard")
+            with collecting_native_garbage(why=f"BGEN export {work.name}"):  # Hail's per-variant zlib state
+                hl.export_bgen(bmt.select_rows().select_cols().select_globals(), str(work / "bgen"),
+                               parallel="header_per_shard")
             out[fmt] = work / "bgen"
         else:
             raise ConfigError(f"release_options.exports: unknown format {fmt!r}; known: {EXPORT_FORMATS}")

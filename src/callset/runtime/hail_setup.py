@@ -15,6 +15,7 @@ from typing import Any
 
 from callset.runtime.java import ensure_java_home
 from callset.runtime.jvm_cds import driver_java_options
+from callset.runtime.jvm_memory import trim_native_heap_option
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def setup_hail(
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("HAIL_QUERY_BACKEND", "spark")
     submit = f"--driver-memory {shlex.quote(driver_memory)}"
-    java_opts = driver_java_options(java_home)  # the class-data-sharing archive, when make install built one
+    # the class-data-sharing archive, when make install built one; freed native memory returned to the system
+    cds, trim = driver_java_options(java_home), trim_native_heap_option(java_home)
+    java_opts = " ".join(o for o in (cds, trim) if o)
     if java_opts:
         submit += f" --driver-java-options {shlex.quote(java_opts)}"
     os.environ["PYSPARK_SUBMIT_ARGS"] = submit + " pyspark-shell"
@@ -82,7 +85,7 @@ def setup_hail(
     log.info(
         "starting Hail: master=%s driver_memory=%s tmp_dir=%s executors=%s class-data-sharing=%s",
         m, driver_memory, tmp, {k: v for k, v in conf.items() if k.startswith("spark.executor")} or "n/a",
-        "on" if java_opts else "off",
+        "on" if cds else "off",
     )
     hl.init(
         master=m,
