@@ -86,13 +86,42 @@ def test_panel_keeps_biallelic_snvs_and_rejects_unsorted(tmp_path: Path) -> None
         load_panel.__wrapped__(bad)
 
 
-def test_shipped_panel_is_documented_and_loads() -> None:
-    p = shipped_panel("GRCh38")
-    assert p is not None and (p.parent / "README.md").is_file()
-    panel = load_panel(p)
-    assert len(panel) >= 10 and set(panel.contigs) == {"chr22"}
-    assert shipped_panel("GRCh37") is None
-    assert IdentitySettings().panel_path("GRCh37") is None
+def test_shipped_panels_are_genome_wide_documented_and_load() -> None:
+    """GRCh38 and GRCh37 panels (NGSCheckMate's ~21k common SNPs, MIT): every autosome and chrX, contig names of
+    the build's Hail reference, documented with their source and licence."""
+    want = {"GRCh38": [f"chr{c}" for c in [*range(1, 23), "X"]], "GRCh37": [str(c) for c in [*range(1, 23), "X"]]}
+    for build, contigs in want.items():
+        p = shipped_panel(build)
+        assert p is not None and p.name == f"{build}.sites.vcf.gz"
+        readme = (p.parent / "README.md").read_text()
+        assert p.name in readme and "NGSCheckMate" in readme and (p.parent / "LICENSE-NGSCheckMate").is_file()
+        panel = load_panel(p)
+        assert len(panel) >= 20_000 and set(panel.contigs) == set(contigs)
+        assert IdentitySettings().panel_path(build) == p
+    assert shipped_panel("T2T-CHM13") is None
+
+
+def test_panel_from_bed_keeps_sorted_biallelic_snvs_of_primary_contigs(tmp_path: Path) -> None:
+    from callset.intake.identity import panel_from_bed
+
+    bed = tmp_path / "snps.bed"
+    bed.write_text("".join("\t".join(r) + "\n" for r in [
+        ("chr2", "99", "100", "rs1", "A", "G"),
+        ("chr1", "499", "500", "rs2", "C", "T"),
+        ("chr1", "199", "200", "rs3", "G", "A"),
+        ("chr1_KI270766v1_alt", "9", "10", "rs4", "A", "C"),  # not a primary contig
+        ("chr1", "299", "300", "rs5", "A", "T,G"),  # two ALTs
+        ("chr1", "399", "401", "rs6", "AC", "A"),  # not an SNV
+        ("chr1", "199", "200", "rs7", "G", "C"),  # position already listed
+    ]))
+    got = panel_from_bed(bed, tmp_path / "p.vcf.gz", source="test")
+    assert got == {"sites": 3, "other contig": 1, "not a biallelic SNV": 2, "repeated position": 1}
+    panel = load_panel.__wrapped__(tmp_path / "p.vcf.gz")
+    assert list(zip(panel.contigs, panel.pos.tolist(), panel.ref, panel.alt, strict=True)) == [
+        ("chr1", 200, "G", "A"), ("chr1", 500, "C", "T"), ("chr2", 100, "A", "G")]
+    bed.write_text("chr1\t1\t2\n")
+    with pytest.raises(ConfigError, match="line 1: 3 columns"):
+        panel_from_bed(bed, tmp_path / "q.vcf.gz", source="test")
 
 
 # ------------------------------------------------------------------------------------------ fingerprints

@@ -19,9 +19,9 @@ GQ >= ``min_gq`` gives 0, a variant record starting at the site gives the dosage
 (GQ >= ``min_gq``), anything else (no data, low GQ, no-call, a site inside a deletion, conflicting
 records) is "not called".
 
-The panel is a sites VCF (biallelic SNVs; other records are ignored). ``callset`` ships one per reference
-build where it has data to derive it from (``callset/intake/data/fingerprint/``, see its README); sites
-configure their own genome-wide panel with ``intake.identity.panel``.
+The panel is a sites VCF (biallelic SNVs; other records are ignored). ``callset`` ships NGSCheckMate's
+~21k-SNP panel for GRCh38 and GRCh37 (``callset/intake/data/fingerprint/``, see its README); a site can
+configure its own with ``intake.identity.panel``.
 """
 
 from __future__ import annotations
@@ -113,8 +113,11 @@ class IdentitySettings:
 
 def shipped_panel(reference_genome: str) -> Path | None:
     """The fingerprint panel shipped for ``reference_genome``, or None when there is none."""
-    p = PANEL_DATA / f"{reference_genome}.sites.vcf"
-    return Path(str(p)) if p.is_file() else None
+    for name in (f"{reference_genome}.sites.vcf.gz", f"{reference_genome}.sites.vcf"):
+        p = PANEL_DATA / name
+        if p.is_file():
+            return Path(str(p))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -604,6 +607,53 @@ def derive_panel(
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(lines)
     )
     return len(lines)
+
+
+#: contig order of the panels made by :func:`panel_from_bed` (both naming styles)
+_PANEL_CONTIGS = [f"{p}{x}" for p in ("chr", "") for x in [*map(str, range(1, 23)), "X", "Y"]]
+
+
+def panel_from_bed(bed: str | Path, out: str | Path, *, source: str) -> dict[str, int]:
+    """Write a published SNP list in BED form (``chrom start0 end rsID REF ALT``, as NGSCheckMate's ``SNP/*.bed``)
+    as a panel: a bgzipped sites VCF sorted by contig and position, with primary-assembly contigs only, biallelic
+    SNVs only and each position once (how the shipped panels were made; see their README). Returns the number of
+    sites written and of lines dropped per reason."""
+    import pysam
+
+    order = {c: i for i, c in enumerate(_PANEL_CONTIGS)}
+    counts = {"sites": 0, "other contig": 0, "not a biallelic SNV": 0, "repeated position": 0}
+    seen: set[tuple[str, int]] = set()
+    rows: list[tuple[int, int, str, str, str, str]] = []
+    with open(bed) as f:
+        for n, line in enumerate(f, 1):
+            c = line.rstrip("\r\n").split("\t")
+            if len(c) < 6:
+                raise ConfigError(f"{bed}: line {n}: {len(c)} columns, expected chrom, start, end, ID, REF, ALT")
+            contig, start, end, rsid, ref, alt = c[:6]
+            if contig not in order:
+                counts["other contig"] += 1
+            elif int(end) - int(start) != 1 or len(ref) != 1 or len(alt) != 1 or ref == alt or \
+                    ref not in "ACGT" or alt not in "ACGT":
+                counts["not a biallelic SNV"] += 1
+            elif (contig, int(end)) in seen:
+                counts["repeated position"] += 1
+            else:
+                seen.add((contig, int(end)))
+                rows.append((order[contig], int(end), contig, rsid, ref, alt))
+    rows.sort()
+    counts["sites"] = len(rows)
+    dropped = {k: v for k, v in counts.items() if k != "sites"}
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "panel.vcf"
+        plain.write_text(
+            "##fileformat=VCFv4.2\n"
+            f"##source={source}\n"
+            f"##callset_panel=callset.intake.identity.panel_from_bed of {Path(bed).name}: sorted; dropped {dropped}\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+            + "".join(f"{c}\t{p}\t{rs}\t{r}\t{a}\t.\t.\t.\n" for _, p, c, rs, r, a in rows)
+        )
+        pysam.tabix_compress(str(plain), str(out), force=True)
+    return counts
 
 
 def stack_planes(fingerprints: Sequence[Fingerprint]) -> np.ndarray:
