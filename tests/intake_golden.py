@@ -20,12 +20,15 @@ change on purpose. Re-recorded for issue 17 §2-3 (identity notes, accepted.tsv 
 check's reason on header-less gVCFs, registry schema 3 with ``fingerprints``/``identity_matches``): every other
 value equals the recording before; ``made_with`` names the commit. Re-recorded for the registry fix of issue 18 §2
 (a sample the gather rejects keeps no ``reblocked_gvcf`` row for the file the gather deleted): only the row of
-b2's rejected HG00190 went.
+b2's rejected HG00190 went. Re-recorded when the shipped GRCh38 fingerprint panel became NGSCheckMate's 20,811
+SNPs (issue 17): only the identity notes' site counts and the fingerprints' panel digest, size and planes changed
+(a blob longer than 64 bytes is kept as its md5 and length).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -113,8 +116,8 @@ def snapshot(root: Path, registry: Path | None = None) -> dict[str, Any]:
     real_root = str(root.resolve())
 
     def norm(v: Any) -> Any:
-        if isinstance(v, bytes):
-            return v.hex()
+        if isinstance(v, bytes):  # a long blob (a genome-wide panel's fingerprint planes) by its digest
+            return v.hex() if len(v) <= 64 else f"md5:{hashlib.md5(v).hexdigest()} ({len(v)} bytes)"
         if not isinstance(v, str):
             return v
         v = v.replace(real_root, "<ROOT>").replace(str(root), "<ROOT>")

@@ -35,6 +35,7 @@ from callset.intake.run import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def golden() -> dict:
@@ -178,7 +179,9 @@ def test_registry_lists_no_files_of_samples_the_gather_rejects(tmp_path: Path) -
     reblocked file is deleted, and the registry's files table must not list it. Every file listed exists."""
     inbox, results = tmp_path / "inbox", tmp_path / "results"
     registry = results / "registry.sqlite"
-    identity = {"activate": True, "min_sites": 5}  # the chr22 slices call 5-7 of the shipped panel's 17 sites
+    # the chr22 slices (chr22:10.5-12.6 Mb) hold no site of the shipped genome-wide panel: a 17-site panel derived
+    # from them (the one shipped before NGSCheckMate's; they call 5-7 of its sites)
+    identity = {"activate": True, "min_sites": 5, "panel": str(DATA / "fingerprint_chr22_demo.sites.vcf")}
     write_manifest(inbox / "b1", [good_row("HG00187", inbox / "b1")])
     run_intake(inbox / "b1", out_dir=results / "intake" / "b1", registry_path=registry, reblock=WORKFLOW_REBLOCK,
                identity=identity)
@@ -228,7 +231,7 @@ def test_sample_result_json_keeps_new_fields() -> None:
 
 
 def test_identity_and_flavor_results_travel_to_the_gather(tmp_path: Path) -> None:
-    """With identity checks on (the shipped GRCh38 panel), the check job's fingerprint (numpy genotypes) and the
+    """With identity checks on (a panel the chr22 slices call sites of), the check job's fingerprint (numpy genotypes) and the
     gVCF flavor reach the gather unchanged, and the header lines used by the flavor check do not travel."""
     import numpy as np
 
@@ -237,7 +240,8 @@ def test_identity_and_flavor_results_travel_to_the_gather(tmp_path: Path) -> Non
 
     b = tmp_path / "inbox" / "b1"
     write_manifest(b, [good_row(s, b) for s in ("HG00187", "HG00190")])
-    settings = IntakeSettings(identity={"activate": True}, reblock=WORKFLOW_REBLOCK)
+    demo_panel = str(DATA / "fingerprint_chr22_demo.sites.vcf")
+    settings = IntakeSettings(identity={"activate": True, "panel": demo_panel}, reblock=WORKFLOW_REBLOCK)
     assert settings.identity_context is not None
     results = check_rows(b, settings, out_dir=tmp_path / "out")
     path = tmp_path / "c.json"
