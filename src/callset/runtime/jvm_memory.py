@@ -15,7 +15,8 @@ Two remedies, both here:
   driver JVM), ask the JVM for a collection every ``interval`` seconds so the Deflaters' zlib state is freed as
   it goes (measured alone: peak 5.1 -> 1.7 GiB at 0.25 s, export 8.7 -> 11.8 s);
 - :func:`trim_native_heap_option`: the JVM option that returns freed native memory to the system every few
-  seconds (``-XX:TrimNativeHeapInterval``, JDK 17.0.9+ and 21.0.1+); without it glibc keeps what the zlib state
+  seconds (``-XX:TrimNativeHeapInterval``: this machine's OpenJDK 17.0.15 has it, older
+  JDKs do not, hence the probe); without it glibc keeps what the zlib state
   freed mapped, and the process stays at its peak for the rest of the session.
 
 On a cluster the executors' JVMs do the compression, out of this process's reach: give them memory overhead
