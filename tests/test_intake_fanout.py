@@ -231,8 +231,9 @@ def test_sample_result_json_keeps_new_fields() -> None:
 
 
 def test_identity_and_flavor_results_travel_to_the_gather(tmp_path: Path) -> None:
-    """With identity checks on (a panel the chr22 slices call sites of), the check job's fingerprint (numpy genotypes) and the
-    gVCF flavor reach the gather unchanged, and the header lines used by the flavor check do not travel."""
+    """With identity checks on (a panel the chr22 slices call sites of), the check job's fingerprint (numpy
+    genotypes) and the gVCF flavor reach the gather unchanged, and the header lines used by the flavor check do
+    not travel."""
     import numpy as np
 
     from callset.intake.flavors import FlavorInfo
