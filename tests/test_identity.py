@@ -307,6 +307,29 @@ def _fp_decision(sid: str, g: np.ndarray, **kw) -> Decision:  # noqa: ANN003
                     fingerprint=Fingerprint(g, "panel1"), where=f"m.tsv: line {sid}", **kw)
 
 
+def test_registry_says_when_earlier_participants_were_fingerprinted_on_another_panel(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Fingerprints are comparable on one panel only: after a panel change the earlier participants are not
+    compared, and the log says how many (not a silent gap in the duplicate check)."""
+    import logging
+
+    rng = np.random.default_rng(11)
+    a, b, c = _random_fps(3, 300, rng)
+    reg = Registry(tmp_path / "r.sqlite")
+    on = IdentitySettings(min_sites=50)
+    reg.register_batch("b1", "m1", [_fp_decision("A", a), _fp_decision("B", b)], identity=on)
+    new_panel = Decision(sample_id="C", status="accepted", files=(("gvcf", "/x/C", "C".ljust(32, "0"), 1),),
+                         fingerprint=Fingerprint(c, "panel2"), where="m.tsv: line C")
+    with caplog.at_level(logging.WARNING, logger="callset.intake.registry"):
+        out = reg.register_batch("b2", "m2", [new_panel], identity=on)
+    assert out.decisions[0].status == "accepted"
+    assert "identity: 2 earlier participant(s) were fingerprinted on another panel" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="callset.intake.registry"):
+        reg.register_batch("b3", "m3", [_fp_decision("D", _random_fps(1, 300, rng)[0])], identity=on)
+    assert "identity: 1 earlier participant(s) were fingerprinted on another panel" in caplog.text  # C
+
+
 def test_registry_same_person_under_two_ids(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     people = _random_fps(6, 400, rng)

@@ -578,6 +578,11 @@ def _identity_checks(
     panel = decisions[queries[0]].fingerprint.panel  # type: ignore[union-attr]
     queries = [i for i in queries if decisions[i].fingerprint.panel == panel]  # type: ignore[union-attr]
     rows = _earlier_fingerprints(con, batch_id, my_seq, panel, settings.min_sites)
+    other = _earlier_on_other_panels(con, batch_id, my_seq, panel, settings.min_sites)
+    if other:
+        log.warning("identity: %d earlier participant(s) were fingerprinted on another panel and are not compared "
+                    "with batch %s (fingerprints are comparable on one panel only; intake of their gVCFs on the "
+                    "current panel would include them)", other, batch_id)
     q_planes = np.stack([decisions[i].fingerprint.planes() for i in queries])  # type: ignore[union-attr]
     allowed = settings.allowed()  # pairs confirmed to be different people (e.g. identical twins)
     found: dict[int, list[IdentityMatch]] = {}
@@ -600,6 +605,22 @@ def _earlier_fingerprints(
         f"WHERE f.panel = ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier}",
         (panel, min_sites, batch_id, *args),
     ).fetchall()
+
+
+def _earlier_on_other_panels(
+    con: sqlite3.Connection, batch_id: str, my_seq: int | None, panel: str, min_sites: int
+) -> int:
+    """How many samples accepted in earlier batches have a usable fingerprint on a panel other than ``panel`` only."""
+    earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
+    args: tuple = (my_seq,) if my_seq is not None else ()
+    return int(con.execute(
+        "SELECT COUNT(DISTINCT f.sample_id) FROM fingerprints f "
+        "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
+        "JOIN batch_state b ON b.batch_id = f.batch_id "
+        f"WHERE f.panel != ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier} AND f.sample_id NOT IN "
+        "(SELECT sample_id FROM fingerprints WHERE panel = ?)",
+        (panel, min_sites, batch_id, *args, panel),
+    ).fetchone()[0])
 
 
 def _match_earlier_batches(
