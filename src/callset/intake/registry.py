@@ -591,19 +591,26 @@ def _identity_checks(
     return _reject_matched(decisions, found)
 
 
+def _earlier_accepted(batch_id: str, my_seq: int | None, min_sites: int) -> tuple[str, tuple[Any, ...]]:
+    """FROM/WHERE (and its arguments) of the usable fingerprints (``n_called >= min_sites``) of samples accepted
+    in a batch registered before this one (any other batch when ``my_seq`` is None)."""
+    earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
+    sql = ("FROM fingerprints f "
+           "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
+           "JOIN batch_state b ON b.batch_id = f.batch_id LEFT JOIN participants p ON p.sample_id = f.sample_id "
+           f"WHERE f.n_called >= ? AND f.batch_id != ? AND {earlier}")
+    return sql, (min_sites, batch_id, *((my_seq,) if my_seq is not None else ()))
+
+
 def _earlier_fingerprints(
     con: sqlite3.Connection, batch_id: str, my_seq: int | None, panel: str, min_sites: int
 ) -> list[tuple[Any, ...]]:
     """(batch_id, sample_id, planes, research_id, withdrawn_at) of every fingerprint on ``panel`` of a sample
     accepted in a batch registered before this one (any other batch when ``my_seq`` is None)."""
-    earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
-    args: tuple = (my_seq,) if my_seq is not None else ()
+    sql, args = _earlier_accepted(batch_id, my_seq, min_sites)
     return con.execute(
-        "SELECT f.batch_id, f.sample_id, f.planes, p.research_id, p.withdrawn_at FROM fingerprints f "
-        "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
-        "JOIN batch_state b ON b.batch_id = f.batch_id LEFT JOIN participants p ON p.sample_id = f.sample_id "
-        f"WHERE f.panel = ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier}",
-        (panel, min_sites, batch_id, *args),
+        f"SELECT f.batch_id, f.sample_id, f.planes, p.research_id, p.withdrawn_at {sql} AND f.panel = ?",
+        (*args, panel),
     ).fetchall()
 
 
@@ -611,15 +618,11 @@ def _earlier_on_other_panels(
     con: sqlite3.Connection, batch_id: str, my_seq: int | None, panel: str, min_sites: int
 ) -> int:
     """How many samples accepted in earlier batches have a usable fingerprint on a panel other than ``panel`` only."""
-    earlier = "b.seq < ?" if my_seq is not None else "1 = 1"
-    args: tuple = (my_seq,) if my_seq is not None else ()
+    sql, args = _earlier_accepted(batch_id, my_seq, min_sites)
     return int(con.execute(
-        "SELECT COUNT(DISTINCT f.sample_id) FROM fingerprints f "
-        "JOIN submissions s ON s.batch_id = f.batch_id AND s.sample_id = f.sample_id AND s.status = 'accepted' "
-        "JOIN batch_state b ON b.batch_id = f.batch_id "
-        f"WHERE f.panel != ? AND f.n_called >= ? AND f.batch_id != ? AND {earlier} AND f.sample_id NOT IN "
-        "(SELECT sample_id FROM fingerprints WHERE panel = ?)",
-        (panel, min_sites, batch_id, *args, panel),
+        f"SELECT COUNT(DISTINCT f.sample_id) {sql} AND f.panel != ? "
+        "AND f.sample_id NOT IN (SELECT sample_id FROM fingerprints WHERE panel = ?)",
+        (*args, panel, panel),
     ).fetchone()[0])
 
 
