@@ -27,10 +27,9 @@ from callset.intake.identity import (
     find_matches,
     fingerprint_gvcf,
     genotype_cram,
-    load_panel,
-    shipped_panel,
     stack_planes,
 )
+from callset.intake.panel import load_panel, shipped_panel
 from callset.intake.registry import Decision, Registry, export_identity_matches
 from callset.simulate.cohort import SimulationOptions, simulate_cohort
 
@@ -102,7 +101,7 @@ def test_shipped_panels_are_genome_wide_documented_and_load() -> None:
 
 
 def test_panel_from_bed_keeps_sorted_biallelic_snvs_of_primary_contigs(tmp_path: Path) -> None:
-    from callset.intake.identity import panel_from_bed
+    from callset.intake.panel import panel_from_bed
 
     bed = tmp_path / "snps.bed"
     bed.write_text("".join("\t".join(r) + "\n" for r in [

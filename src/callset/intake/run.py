@@ -38,8 +38,9 @@ from callset.config import section
 from callset.core.reference import Reference, load_reference
 from callset.errors import CallsetError
 from callset.intake import checks, flavors
-from callset.intake.identity import IdentitySettings, Panel, cram_gvcf_concordance, load_panel
+from callset.intake.identity import IdentitySettings, cram_gvcf_concordance
 from callset.intake.manifest import MANIFEST_NAME, ManifestRow, read_manifest, resolve_member
+from callset.intake.panel import Panel, load_panel
 from callset.intake.reblock import Reblocker, ReblockResult, ReblockSettings, reblock_gvcf
 from callset.intake.registry import Decision, Registry
 from callset.intake.report import read_accepted, write_reports  # noqa: F401 - read_accepted: also importable here

@@ -16,7 +16,8 @@ from callset.intake.checks.files import VALID_BASES, Decoded, decode_member
 from callset.intake.checks.gvcf_header import GvcfHeader, htslib_header_check, parse_header
 from callset.intake.checks.gvcf_vec import check_fields, gather
 from callset.intake.checks.refcheck import RefChecker
-from callset.intake.identity import Fingerprint, FingerprintCollector, Panel
+from callset.intake.identity import Fingerprint, FingerprintCollector
+from callset.intake.panel import Panel
 
 log = logging.getLogger(__name__)
 
