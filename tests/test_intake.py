@@ -280,3 +280,38 @@ def test_structural_manifest_error_raises(tmp_path: Path, bad_name: str) -> None
     (b / bad_name).write_text("sample_id\tgvcf\tsurprise\nA\ta.g.vcf.gz\tx\n")
     with pytest.raises(ManifestError, match="unknown column"):
         run(tmp_path, "b1")
+
+
+def test_reblocked_copies_finished_in_the_background_are_complete(tmp_path: Path, monkeypatch) -> None:
+    """Each row's reblocked copy is compressed and indexed in its thread while the next row is scanned: every
+    accepted sample's copy is in place with its index and md5 when intake returns; a copy that fails there (never
+    expected) rejects only its sample, naming why, and takes back its staged gVCF."""
+    import pysam
+
+    from callset.intake.checks import md5sum
+    from callset.intake.reblock import Reblocker, ReblockSettings
+
+    b = tmp_path / "inbox" / "b1"
+    write_manifest(b, [good_row(s, b) for s in GOOD])
+    real = Reblocker._finalize
+
+    def failing(self: Reblocker) -> None:
+        if self.dst.name.startswith("HG00190."):
+            raise OSError("disk full (planted)")
+        real(self)
+
+    monkeypatch.setattr(Reblocker, "_finalize", failing)
+    res = run(tmp_path, "b1", reblock=ReblockSettings())
+    rep = report(tmp_path, "b1")
+    assert rep["HG00190"]["status"] == "rejected"
+    assert "reblocking failed (OSError: disk full (planted)); please report this file" in rep["HG00190"]["reasons"]
+    out = tmp_path / "results" / "intake" / "b1"
+    assert not (out / "gvcf" / "HG00190.g.vcf.gz").exists() and not (out / "gvcf" / "HG00190.g.vcf.gz.tbi").exists()
+    assert not list((out / "reblocked").glob("HG00190*"))
+    by_id = {s.row.sample_id: s for s in res.samples}
+    for sid in ("HG00187", "HG00308"):
+        assert rep[sid]["status"] == "accepted"
+        rb = by_id[sid].reblocked
+        assert rb is not None and rb.path.exists() and rb.index.exists() and rb.md5 == md5sum(rb.path)
+        with pysam.TabixFile(str(rb.path)) as tbx:  # the index answers a region query
+            assert sum(1 for _ in tbx.fetch("chr22")) == rb.n_blocks_out + rb.n_copied

@@ -241,10 +241,18 @@ def check_sample(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path,
     flavor), the CRAM (located, checked, identity with the gVCF), the center's metrics, the fingerprint's
     coverage, staging.
     """
+    sample = _check(row, settings, batch_dir=batch_dir, out_dir=out_dir)
+    sample.settle_reblock()
+    return sample.res
+
+
+def _check(row: ManifestRow, settings: IntakeSettings, *, batch_dir: Path, out_dir: Path) -> _SampleCheck:
+    """:func:`check_sample`'s steps, the reblocked copy of a clean gVCF possibly still being finished (compressed,
+    indexed) in its own thread: :meth:`_SampleCheck.settle_reblock` waits for it."""
     sample = _SampleCheck(SampleResult(row=row, reasons=list(row.problems)), settings, Path(batch_dir), Path(out_dir))
     for step in (_gvcf_step, _cram_step, _metrics_step, _fingerprint_step, _staging_step):
         step(sample)
-    return sample.res
+    return sample
 
 
 @dataclass
@@ -255,11 +263,31 @@ class _SampleCheck:
     settings: IntakeSettings
     batch_dir: Path
     out_dir: Path
+    pending: Reblocker | None = None  # the reblocked copy, still being finished in its thread
 
     @property
     def where(self) -> str:
         """The manifest line, for reasons."""
         return f"{self.batch_dir / MANIFEST_NAME}: line {self.res.row.line}"
+
+    def settle_reblock(self) -> None:
+        """Wait for the reblocked copy being finished in the background: its result, or (never expected for a
+        file that scanned clean) the sample rejected naming why, with its staged gVCF taken back."""
+        sink, self.pending = self.pending, None
+        if sink is None:
+            return
+        res = self.res
+        try:
+            res.reblocked = sink.wait()
+        except Exception as e:  # noqa: BLE001 - reject the file, naming why
+            sink.abort()
+            _reblock_failed(res, e)
+            if res.staged is not None:
+                for p in (res.staged, Path(f"{res.staged}.tbi")):
+                    p.unlink(missing_ok=True)
+                res.staged = None
+            return
+        log.info("%s: %s", res.label, res.reblocked.summary())
 
 
 def _locate(sample: _SampleCheck, column: str, kind: str) -> tuple[Path | None, list[str]]:
@@ -299,6 +327,8 @@ def _gvcf_step(sample: _SampleCheck) -> None:
         res.notes.extend(notes)
     settings = sample.settings
     _flavor(res, settings.gvcf_flavors, sample.out_dir)
+    if res.normalised is not None:
+        sample.settle_reblock()  # its file is about to be replaced
     if res.normalised is not None and res.reblocked is not None and not res.reasons:
         # the scan's pass reblocked the caller's own layout: joint calling reads the GATK-layout copy
         res.reblocked = _reblock_normalised(res, settings.reblock, sample.out_dir, settings.contig_recoding,
@@ -325,7 +355,7 @@ def _scan_gvcf(sample: _SampleCheck) -> checks.GvcfScan:
         fingerprint_min_gq=identity.settings.min_gq if identity else 20,
     )
     if sink is not None:
-        res.reblocked = _finish_reblock(sink, res)
+        sample.pending = _finish_reblock(sink, res)
     return res.scan
 
 
@@ -392,21 +422,20 @@ def reblocked_path(out_dir: Path, sample_id: str) -> Path:
     return out_dir / "reblocked" / f"{sample_id}.rb.g.vcf.gz"
 
 
-def _finish_reblock(sink: Reblocker, res: SampleResult) -> ReblockResult | None:
-    """Index the reblocked gVCF of a file that scanned clean; drop it otherwise."""
+def _finish_reblock(sink: Reblocker, res: SampleResult) -> Reblocker | None:
+    """Have the reblocked gVCF of a file that scanned clean finished (indexed) in its thread, and return the
+    sink to wait for; drop it otherwise."""
     assert res.scan is not None
     if res.scan.problems or not res.scan.complete:
         sink.abort()
         return None
-    try:
-        out = sink.finish()
-    except Exception as e:  # noqa: BLE001 - never expected for a file that scans clean: reject it, naming why
-        sink.abort()
-        log.exception("%s: reblocking failed", res.gvcf)
-        res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
-        return None
-    log.info("%s: %s", res.label, out.summary())
-    return out
+    sink.finish_in_background()
+    return sink
+
+
+def _reblock_failed(res: SampleResult, e: Exception) -> None:
+    log.error("%s: reblocking failed", res.gvcf, exc_info=e)
+    res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
 
 
 def _reblock_normalised(
@@ -421,8 +450,7 @@ def _reblock_normalised(
         out = reblock_gvcf(res.normalised, dst, bands=settings.gq_bands, max_block=settings.max_block_length,
                            gq0=settings.gq0, contig_recoding=contig_recoding, fasta=fasta)
     except Exception as e:  # noqa: BLE001 - never expected for a file that normalised clean: reject, naming why
-        log.exception("%s: reblocking failed", res.normalised)
-        res.reasons.append(f"{res.gvcf}: reblocking failed ({type(e).__name__}: {e}); please report this file")
+        _reblock_failed(res, e)
         return None
     log.info("%s: %s (from the GATK-layout copy)", res.label, out.summary())
     return out
@@ -590,17 +618,27 @@ def check_rows(
     all_rows = read_manifest(batch_dir / MANIFEST_NAME)
     chosen = all_rows[rows]
     log.info("intake %s: %d of %d manifest rows", batch_dir.name, len(chosen), len(all_rows))
-    results = []
-    for i, row in enumerate(chosen, 1):
-        res = check_sample(row, settings, batch_dir=batch_dir, out_dir=out_dir)
-        log.info(
-            "[%d/%d] %s: file checks %s",
-            i,
-            len(chosen),
-            res.label,
-            "passed" if res.accepted else f"found {len(res.reasons)} problem(s)",
-        )
+    results: list[SampleResult] = []
+
+    def done(sample: _SampleCheck) -> None:
+        sample.settle_reblock()
+        res = sample.res
+        log.info("[%d/%d] %s: file checks %s", len(results) + 1, len(chosen), res.label,
+                 "passed" if res.accepted else f"found {len(res.reasons)} problem(s)")
         results.append(res)
+
+    # a row's reblocked copy is finished (compressed, indexed) in its thread while the next row is scanned
+    previous: _SampleCheck | None = None
+    for row in chosen:
+        if previous is not None and previous.res.row.sample_id == row.sample_id:
+            done(previous)  # a repeated sample_id: its reblocked copy goes to the same path
+            previous = None
+        sample = _check(row, settings, batch_dir=batch_dir, out_dir=out_dir)
+        if previous is not None:
+            done(previous)
+        previous = sample
+    if previous is not None:
+        done(previous)
     return results
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callset.core import bgzf
+
 log = logging.getLogger(__name__)
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
@@ -168,10 +170,10 @@ def _decode_bgzf(path: Path, buf: bytes, more, st: Decoded) -> Iterator[bytes]: 
         crc, isize = struct.unpack_from("<II", buf, pos + bsize - 8)
         if decoding:
             try:
-                data = zlib.decompress(buf[pos + 12 + xlen : pos + bsize - 8], -15)
-                if zlib.crc32(data) != crc or len(data) != isize:
+                data = bgzf.inflate(buf[pos + 12 + xlen : pos + bsize - 8])
+                if bgzf.crc32(data) != crc or len(data) != isize:
                     raise zlib.error("CRC32/size mismatch")
-            except zlib.error as e:
+            except (zlib.error, bgzf.DecompressError) as e:
                 st.problems.append(
                     f"{path}: corrupt data: the BGZF block at byte offset {off + pos} does not decode ({e}); "
                     "content after it not checked"
