@@ -22,7 +22,9 @@ value equals the recording before; ``made_with`` names the commit. Re-recorded f
 (a sample the gather rejects keeps no ``reblocked_gvcf`` row for the file the gather deleted): only the row of
 b2's rejected HG00190 went. Re-recorded when the shipped GRCh38 fingerprint panel became NGSCheckMate's 20,811
 SNPs (issue 17): only the identity notes' site counts and the fingerprints' panel digest, size and planes changed
-(a blob longer than 64 bytes is kept as its md5 and length).
+(a blob longer than 64 bytes is kept as its md5 and length). Re-recorded when intake's reblocked copies became
+BGZF deflated with ISA-L (issue 17 §4): only their md5 and size changed (accepted.tsv, registry ``files``); their
+records are the same.
 """
 
 from __future__ import annotations
