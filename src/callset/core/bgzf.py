@@ -56,6 +56,12 @@ class BgzfWriter:
         self._pending: list[bytes] = []
         self._n = 0
 
+    def __enter__(self) -> BgzfWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def write(self, data: bytes) -> None:
         if not data:
             return

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callset.core.bgzf import BgzfWriter
 from callset.core.gatk_header import GATK_GVCF_FORMAT_META, GATK_GVCF_INFO_META
 
 log = logging.getLogger(__name__)
@@ -450,7 +451,7 @@ def normalise_gvcf(src: Path, dest: Path, info: FlavorInfo, *, label: str | None
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     norm = _Normaliser(info, res, label or str(src))
-    with gzip.open(src, "rt", errors="replace") as fin, pysam.BGZFile(str(tmp), "wb", index=None) as fout:
+    with gzip.open(src, "rt", errors="replace") as fin, BgzfWriter(tmp, level=1) as fout:
         for line_no, raw in enumerate(fin, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if line.startswith("##"):

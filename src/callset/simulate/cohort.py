@@ -26,6 +26,7 @@ import numpy as np
 import pysam
 import yaml
 
+from callset.core.bgzf import BgzfWriter
 from callset.simulate.artefacts import ArtefactSite, plan_artefacts, write_artefacts_tsv
 from callset.simulate.cram import write_cram
 from callset.simulate.fasta import contig_sequences, write_fasta
@@ -437,7 +438,7 @@ def _write_panel(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb", index=None) as fh:
+    with BgzfWriter(path, level=2) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             if g.window.kind != "autosome" or not ids:
@@ -486,7 +487,7 @@ def _write_truth_genotypes(
         *(f"##contig=<ID={c},length={n},assembly=38>" for c, n in lengths.items()),
         "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *ids]),
     ]
-    with pysam.BGZFile(str(path), "wb", index=None) as fh:
+    with BgzfWriter(path, level=2) as fh:
         fh.write(("\n".join(header) + "\n").encode())
         for g in genetics:
             name = g.window.name

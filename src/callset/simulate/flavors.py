@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pysam
 
+from callset.core.bgzf import BgzfWriter
+
 FLAVORS = ("gatk", "dragen", "deepvariant")
 DRAGEN_VERSION = "SW: 07.021.604.3.7.8, HW: 07.021.604"
 
@@ -149,7 +151,7 @@ def convert_gvcf(path: Path, flavor: str, *, dragen_version: str = DRAGEN_VERSIO
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{flavor}")
     header: list[str] = []
-    with pysam.BGZFile(str(path), "rb", index=None) as src, pysam.BGZFile(str(tmp), "wb", index=None) as dst:
+    with pysam.BGZFile(str(path), "rb", index=None) as src, BgzfWriter(tmp, level=2) as dst:
         text = src.read().decode()
         lines = text.splitlines()
         body_at = 0

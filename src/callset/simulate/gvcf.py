@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from callset.core.bgzf import BgzfWriter
 from callset.simulate.artefacts import ArtefactSite, artefact_record
 from callset.simulate.genetics import WindowGenetics, trim_alleles
 from callset.simulate.genomes import Genome
@@ -321,7 +322,7 @@ def write_gvcf(
     n_rec = n_var = 0
     window_depth: dict[str, float] = {}
     auto_sum = auto_20x = auto_len = 0
-    with pysam.BGZFile(str(path), "wb", index=None) as fh:
+    with BgzfWriter(path, level=2) as fh:
         fh.write(header.encode())
         fh.write(("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + sample_id + "\n").encode())
         for g in genetics:
