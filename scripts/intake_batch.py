@@ -1,6 +1,7 @@
 """Snakemake entry point: decide one batch from its per-sample check results (registry, research IDs, reports)."""
 
-from callset.intake.run import gather_batch, read_sample_results
+from callset.intake.run import gather_batch
+from callset.intake.sample import read_sample_results
 from callset.runtime.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,6 +1,6 @@
 """Snakemake entry point: check one chunk of a batch's manifest rows (files, metrics, staging, reblocking) to JSON."""
 
-from callset.intake.run import IntakeSettings, check_rows, write_sample_results
+from callset.intake.sample import IntakeSettings, check_rows, write_sample_results
 from callset.runtime.smk import run
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
