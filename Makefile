@@ -5,8 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# pytest-xdist workers of `make test` (each test module, or modules sharing a fixture, runs in one of them)
-TEST_WORKERS ?= 2
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
 .PHONY: install demo report test test-fast lint dry-run clean-demo java-check browser-deps
@@ -47,7 +45,7 @@ report: install
 	@echo "report: results/report.html"
 
 test: install browser-deps
-	$(BIN)/pytest -q --timeout=1800 -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q --timeout=1800
 
 # quick loop while developing: skips the end-to-end Snakemake runs (CI runs everything)
 test-fast: install browser-deps

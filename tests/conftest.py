@@ -22,29 +22,6 @@ CHR22 = TESTDATA / "gvcf" / "1kg_chr22"
 VENV_BIN = Path(sys.executable).parent
 
 
-#: ``make test`` runs two pytest-xdist workers (``-n 2 --dist loadgroup``): each module is one unit of work, and
-#: modules that share a session fixture are one unit together (the default cohort, the cluster tests' local
-#: reference run, the browser), so no worker builds them twice
-_SHARED = {"test_sample_qc": "default_cohort", "test_variant_qc": "default_cohort",
-           "test_cluster_slurm": "cluster", "test_cluster_spark": "cluster",
-           "test_browser": "browser", "test_browser_e2e": "browser"}
-#: the longest units first (seconds in CI: ~560, 500, 240, 220, 180, 175, 150, 130, 125, 105), so both workers
-#: start on long ones and finish close together; the rest follow in collection order
-_LONGEST = ["cluster", "default_cohort", "test_release_trust", "test_flavors", "test_job_faults", "browser",
-            "test_reblock_e2e", "test_workflow_e2e", "test_simulate", "test_prune"]
-
-
-def _unit(item: pytest.Item) -> str:
-    return _SHARED.get(item.path.stem, item.path.stem)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {u: i for i, u in enumerate(_LONGEST)}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_unit(item)))
-    items.sort(key=lambda it: rank.get(_unit(it), len(rank)))  # stable: each unit stays in collection order
-
-
 def chr22_gvcf(sample: str) -> Path:
     return CHR22 / f"{sample}.hg38.g.vcf.gz"
 
