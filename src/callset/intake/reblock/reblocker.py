@@ -69,7 +69,7 @@ class Reblocker:
                                     settings=self.settings.record())
         self._closed = False
         # the work runs in a second thread, overlapping the caller's decoding and checking of the next chunk
-        # (numpy, zlib and htslib release the GIL); chunks are handed over in order through a short queue
+        # (numpy and htslib's tabix run outside the GIL); chunks are handed over in order through a short queue
         self._queue: queue.Queue[tuple[Any, ...] | None] | None = None
         self._error: BaseException | None = None
         if threaded:
